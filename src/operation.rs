@@ -1,0 +1,52 @@
+//! The Storefront operations this crate sends.
+
+use std::fmt;
+
+/// One of the Storefront API operations this crate knows.
+///
+/// Used in errors, `tracing` spans and the mock's request counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `customerAccessTokenCreate`: log in with email and password.
+    Create,
+    /// `customerAccessTokenRenew`: extend a token before it expires.
+    Renew,
+    /// `customerAccessTokenDelete`: revoke a token (log out).
+    Delete,
+    /// `customer(customerAccessToken:)`: read the customer a token belongs to.
+    Customer,
+}
+
+impl Operation {
+    /// Every operation, in a fixed order.
+    pub const ALL: [Operation; 4] = [
+        Operation::Create,
+        Operation::Renew,
+        Operation::Delete,
+        Operation::Customer,
+    ];
+
+    /// The GraphQL root field this operation selects, as Shopify names it.
+    #[must_use]
+    pub const fn root_field(self) -> &'static str {
+        match self {
+            Operation::Create => "customerAccessTokenCreate",
+            Operation::Renew => "customerAccessTokenRenew",
+            Operation::Delete => "customerAccessTokenDelete",
+            Operation::Customer => "customer",
+        }
+    }
+
+    /// The operation whose root field is `name`, if it is one of ours.
+    #[must_use]
+    pub fn from_root_field(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|op| op.root_field() == name)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.root_field())
+    }
+}
