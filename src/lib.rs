@@ -1,10 +1,93 @@
-//! storefront-token: keeps Shopify Storefront API customer access tokens alive.
+//! # storefront-token
+//!
+//! Keeps Shopify Storefront API **customer access tokens** alive.
+//!
+//! Shopify's Storefront API logs a customer in with `customerAccessTokenCreate`
+//! (email and password) and extends the token with `customerAccessTokenRenew`,
+//! which must run *before* the token's `expiresAt`: once expired, only a new login
+//! helps. This crate gives you:
+//!
+//! - [`StorefrontClient`]: the four customer-token operations, typed, with typed
+//!   errors that keep HTTP status, GraphQL `errors` and `userErrors` apart
+//!   ([`Error`], [`ErrorKind`]), and retries of transient failures
+//!   ([`RetryPolicy`]);
+//! - secret newtypes ([`AccessToken`], [`Password`], [`PrivateToken`]) that never
+//!   print their value;
+//! - [`mock::MockStorefront`] (feature `mock`): a stateful Storefront on loopback
+//!   for your own tests.
+//!
+//! > Shopify deprecated **legacy customer accounts** on 2026-02-26: they are no
+//! > longer available to new stores, and a sunset date is still to be announced.
+//! > The successor is the Customer Account API (OAuth with refresh tokens).
+//!
+//! ## Quick start
+//!
+//! Log in, renew, read the customer and log out, here against the mock:
+//!
+//! ```
+//! # #[cfg(feature = "mock")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use storefront_token::mock::MockStorefront;
+//! use storefront_token::{Password, StorefrontClient};
+//!
+//! let shop = MockStorefront::start().await?;
+//! shop.add_customer("ada@example.com", "correct horse", "Ada");
+//!
+//! let client = StorefrontClient::builder()
+//!     .endpoint(shop.endpoint()) // or .shop("my-shop") for a real one
+//!     .public_token(shop.public_token())
+//!     .build()?;
+//!
+//! let token = client.create_token("ada@example.com", &Password::new("correct horse")).await?;
+//! let renewed = client.renew_token(token.access_token()).await?;
+//! assert!(renewed.expires_at() >= token.expires_at());
+//!
+//! let customer = client.customer(renewed.access_token()).await?;
+//! assert_eq!(customer.display_name, "Ada");
+//!
+//! client.delete_token(renewed.access_token()).await?;
+//! let error = client.renew_token(renewed.access_token()).await.unwrap_err();
+//! assert!(error.must_log_in_again());
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "mock"))]
+//! # fn main() {}
+//! ```
+//!
+//! ## Errors
+//!
+//! Every call returns [`Error`]. Ask it [`Error::is_transient`] (retry later),
+//! [`Error::must_log_in_again`] (the token is dead), or match [`Error::kind`] for
+//! the details of each layer.
+//!
+//! ## Cargo features
+//!
+//! - `rustls` (default): TLS through rustls.
+//! - `native-tls`: TLS through the platform's library instead.
+//! - `mock`: [`mock::MockStorefront`], a stateful Storefront on loopback for tests.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod client;
+mod clock;
+mod endpoint;
+pub mod error;
 mod operation;
+mod operations;
+mod retry;
+mod secret;
+mod token;
+mod transport;
 
+pub use client::{StorefrontClient, StorefrontClientBuilder};
+pub use clock::{Clock, SystemClock};
+pub use endpoint::DEFAULT_API_VERSION;
+pub use error::{Error, ErrorKind, Result};
 pub use operation::Operation;
+pub use retry::RetryPolicy;
+pub use secret::{AccessToken, Password, PrivateToken, TokenFingerprint};
+pub use token::{Customer, CustomerAccessToken};
 
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -1,0 +1,594 @@
+//! [`StorefrontClient`]: the typed customer-token operations, and its builder.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use graphql_client::GraphQLQuery;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::clock::{Clock, SystemClock};
+use crate::endpoint::{checked_api_version, checked_endpoint, shop_endpoint, DEFAULT_API_VERSION};
+use crate::error::{
+    ConfigError, ConfigErrorKind, CustomerErrorCode, CustomerUserError, LoginRejected,
+    MalformedKind, MalformedResponse, TokenRejected, UserError,
+};
+use crate::operations::customer_access_token_renew as renew;
+use crate::operations::{
+    self, customer, customer_access_token_create as create, customer_access_token_delete as delete,
+};
+use crate::transport::{scrub, Decoded, Request, ResponseMeta, Transport};
+use crate::{
+    AccessToken, Customer, CustomerAccessToken, Error, ErrorKind, Operation, Password,
+    PrivateToken, RetryPolicy,
+};
+
+/// Default time limit for one HTTP attempt, connection included.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time limit for establishing a connection.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+const PUBLIC_TOKEN_HEADER: HeaderName =
+    HeaderName::from_static("x-shopify-storefront-access-token");
+const PRIVATE_TOKEN_HEADER: HeaderName =
+    HeaderName::from_static("shopify-storefront-private-token");
+const BUYER_IP_HEADER: HeaderName = HeaderName::from_static("shopify-storefront-buyer-ip");
+
+/// A client for the Storefront API's customer-token operations.
+///
+/// Cheap to clone (an `Arc` inside) and `Send + Sync`: build one and share it.
+///
+/// ```no_run
+/// use storefront_token::{Password, StorefrontClient};
+///
+/// # async fn run() -> Result<(), storefront_token::Error> {
+/// let client = StorefrontClient::builder()
+///     .shop("my-shop")
+///     .public_token("public-storefront-token")
+///     .build()?;
+/// let token = client
+///     .create_token("customer@example.com", &Password::new("correct horse"))
+///     .await?;
+/// let renewed = client.renew_token(token.access_token()).await?;
+/// println!("valid until {}", renewed.expires_at());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct StorefrontClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    clock: Arc<dyn Clock>,
+    auth: AuthKind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AuthKind {
+    Public,
+    Private,
+}
+
+impl fmt::Debug for StorefrontClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let transport = &self.inner.transport;
+        f.debug_struct("StorefrontClient")
+            .field("endpoint", &transport.endpoint.as_str())
+            .field("api_version", &transport.api_version)
+            .field("auth", &self.inner.auth)
+            .field("timeout", &transport.timeout)
+            .field("retry", &transport.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StorefrontClient {
+    /// A builder; give it a shop (or an endpoint) and a storefront token.
+    pub fn builder() -> StorefrontClientBuilder {
+        StorefrontClientBuilder::default()
+    }
+
+    /// The GraphQL endpoint requests go to.
+    #[must_use]
+    pub fn endpoint(&self) -> &str {
+        self.inner.transport.endpoint.as_str()
+    }
+
+    /// The API version requested.
+    #[must_use]
+    pub fn api_version(&self) -> &str {
+        &self.inner.transport.api_version
+    }
+
+    /// Logs a customer in with `customerAccessTokenCreate` (legacy customer
+    /// accounts only).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::LoginRejected`] when Shopify refuses the credentials (for
+    /// example [`CustomerErrorCode::UnidentifiedCustomer`]), and the transport, HTTP,
+    /// GraphQL and malformed-response errors every call can return.
+    pub async fn create_token(
+        &self,
+        email: &str,
+        password: &Password,
+    ) -> Result<CustomerAccessToken, Error> {
+        let body = encode::<operations::CustomerAccessTokenCreate>(create::Variables {
+            input: create::CustomerAccessTokenCreateInput {
+                email: email.to_owned(),
+                password: password.expose_secret().to_owned(),
+            },
+        });
+        let secrets = [password.expose_secret()];
+        let Decoded { data, meta } = self
+            .execute::<create::ResponseData>(Operation::Create, body, &secrets, None)
+            .await?;
+        let payload = data
+            .customer_access_token_create
+            .ok_or_else(|| malformed(Operation::Create, MalformedKind::MissingPayload, &meta))?;
+        if !payload.customer_user_errors.is_empty() {
+            let errors = payload
+                .customer_user_errors
+                .into_iter()
+                .map(|error| {
+                    CustomerUserError::new(
+                        error.code.as_ref().and_then(customer_error_code),
+                        error.field.unwrap_or_default(),
+                        scrub(error.message, &secrets),
+                    )
+                })
+                .collect();
+            return Err(Error::new(
+                ErrorKind::LoginRejected(LoginRejected::new(errors, meta.request_id)),
+                Some(Operation::Create),
+            ));
+        }
+        let token = payload
+            .customer_access_token
+            .ok_or_else(|| malformed(Operation::Create, MalformedKind::MissingToken, &meta))?;
+        self.checked_token(
+            Operation::Create,
+            token.access_token,
+            token.expires_at,
+            &meta,
+        )
+    }
+
+    /// Extends a token with `customerAccessTokenRenew`. It must run before the
+    /// token's `expiresAt`; an expired token can only be replaced by a new login.
+    ///
+    /// Use the returned token from now on: whether Shopify returns the same string
+    /// or a new one is not documented. Transient failures are retried; if a retry
+    /// follows a renewal that succeeded unseen and Shopify rotates tokens, the
+    /// retry can come back as [`ErrorKind::TokenRejected`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TokenRejected`] (see [`Error::must_log_in_again`]) when Shopify
+    /// answers with `userErrors`; [`ErrorKind::MalformedResponse`] when the new
+    /// `expiresAt` is not in the future; and the errors every call can return.
+    pub async fn renew_token(&self, token: &AccessToken) -> Result<CustomerAccessToken, Error> {
+        let body = encode::<operations::CustomerAccessTokenRenew>(renew::Variables {
+            customer_access_token: token.expose_secret().to_owned(),
+        });
+        let secrets = [token.expose_secret()];
+        let Decoded { data, meta } = self
+            .execute::<renew::ResponseData>(Operation::Renew, body, &secrets, Some(token))
+            .await?;
+        let payload = data
+            .customer_access_token_renew
+            .ok_or_else(|| malformed(Operation::Renew, MalformedKind::MissingPayload, &meta))?;
+        if !payload.user_errors.is_empty() {
+            return Err(token_rejected(
+                Operation::Renew,
+                payload
+                    .user_errors
+                    .into_iter()
+                    .map(|e| (e.field, e.message)),
+                &secrets,
+                meta,
+            ));
+        }
+        let renewed = payload
+            .customer_access_token
+            .ok_or_else(|| malformed(Operation::Renew, MalformedKind::MissingToken, &meta))?;
+        self.checked_token(
+            Operation::Renew,
+            renewed.access_token,
+            renewed.expires_at,
+            &meta,
+        )
+    }
+
+    /// Revokes a token with `customerAccessTokenDelete` (log out).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TokenRejected`] when Shopify answers with `userErrors` (for
+    /// example, the token was already deleted or has expired), and the errors every
+    /// call can return.
+    pub async fn delete_token(&self, token: &AccessToken) -> Result<(), Error> {
+        let body = encode::<operations::CustomerAccessTokenDelete>(delete::Variables {
+            customer_access_token: token.expose_secret().to_owned(),
+        });
+        let secrets = [token.expose_secret()];
+        let Decoded { data, meta } = self
+            .execute::<delete::ResponseData>(Operation::Delete, body, &secrets, Some(token))
+            .await?;
+        let mut payload = data
+            .customer_access_token_delete
+            .ok_or_else(|| malformed(Operation::Delete, MalformedKind::MissingPayload, &meta))?;
+        if let Some(echoed) = payload.deleted_access_token.as_mut() {
+            echoed.zeroize();
+        }
+        if payload.user_errors.is_empty() {
+            Ok(())
+        } else {
+            Err(token_rejected(
+                Operation::Delete,
+                payload
+                    .user_errors
+                    .into_iter()
+                    .map(|e| (e.field, e.message)),
+                &secrets,
+                meta,
+            ))
+        }
+    }
+
+    /// Reads the customer a token belongs to, which also checks that the token is
+    /// valid.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TokenRejected`] (with no user errors) when Shopify finds no
+    /// customer for the token, and the errors every call can return.
+    pub async fn customer(&self, token: &AccessToken) -> Result<Customer, Error> {
+        let body = encode::<operations::Customer>(customer::Variables {
+            customer_access_token: token.expose_secret().to_owned(),
+        });
+        let secrets = [token.expose_secret()];
+        let Decoded { data, meta } = self
+            .execute::<customer::ResponseData>(Operation::Customer, body, &secrets, Some(token))
+            .await?;
+        match data.customer {
+            Some(found) => Ok(Customer {
+                id: found.id,
+                email: found.email,
+                display_name: found.display_name,
+            }),
+            None => Err(token_rejected(
+                Operation::Customer,
+                std::iter::empty(),
+                &secrets,
+                meta,
+            )),
+        }
+    }
+
+    async fn execute<D: serde::de::DeserializeOwned>(
+        &self,
+        operation: Operation,
+        body: Zeroizing<Vec<u8>>,
+        secrets: &[&str],
+        token: Option<&AccessToken>,
+    ) -> Result<Decoded<D>, Error> {
+        let request = Request {
+            operation,
+            body,
+            secrets,
+            fingerprint: token.map(AccessToken::fingerprint),
+        };
+        self.inner.transport.execute(request).await
+    }
+
+    fn checked_token(
+        &self,
+        operation: Operation,
+        access_token: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        meta: &ResponseMeta,
+    ) -> Result<CustomerAccessToken, Error> {
+        let token = AccessToken::new(access_token);
+        if expires_at <= self.inner.clock.now() {
+            return Err(malformed(
+                operation,
+                MalformedKind::ExpiryNotInFuture { expires_at },
+                meta,
+            ));
+        }
+        Ok(CustomerAccessToken::new(token, expires_at))
+    }
+}
+
+/// Serialises an operation's request body, then zeroes the copy of the secrets
+/// the variables held. Serialising these generated structs (strings only) into a
+/// `Vec` cannot fail; were it to, the empty body would be refused by the
+/// storefront rather than panic here.
+fn encode<Q: GraphQLQuery>(variables: Q::Variables) -> Zeroizing<Vec<u8>>
+where
+    Q::Variables: Zeroize,
+{
+    let mut body = Q::build_query(variables);
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    body.variables.zeroize();
+    Zeroizing::new(bytes)
+}
+
+fn malformed(operation: Operation, kind: MalformedKind, meta: &ResponseMeta) -> Error {
+    Error::new(
+        ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id.clone())),
+        Some(operation),
+    )
+}
+
+fn token_rejected(
+    operation: Operation,
+    user_errors: impl Iterator<Item = (Option<Vec<String>>, String)>,
+    secrets: &[&str],
+    meta: ResponseMeta,
+) -> Error {
+    let user_errors = user_errors
+        .map(|(field, message)| UserError::new(field.unwrap_or_default(), scrub(message, secrets)))
+        .collect();
+    Error::new(
+        ErrorKind::TokenRejected(TokenRejected::new(user_errors, meta.request_id)),
+        Some(operation),
+    )
+}
+
+fn customer_error_code(code: &create::CustomerErrorCode) -> Option<CustomerErrorCode> {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(code)) => Some(CustomerErrorCode::parse(&code)),
+        _ => None,
+    }
+}
+
+/// Builds a [`StorefrontClient`]. Setters never fail; [`build`](Self::build)
+/// reports the first problem.
+#[must_use]
+pub struct StorefrontClientBuilder {
+    shop: Option<String>,
+    endpoint: Option<String>,
+    api_version: String,
+    public_token: Option<String>,
+    private_token: Option<PrivateToken>,
+    buyer_ip: Option<IpAddr>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for StorefrontClientBuilder {
+    fn default() -> Self {
+        Self {
+            shop: None,
+            endpoint: None,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            public_token: None,
+            private_token: None,
+            buyer_ip: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            retry: RetryPolicy::default(),
+            http: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl fmt::Debug for StorefrontClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorefrontClientBuilder")
+            .field("shop", &self.shop)
+            .field("endpoint", &self.endpoint)
+            .field("api_version", &self.api_version)
+            .field("public_token", &self.public_token.as_ref().map(|_| "[set]"))
+            .field("private_token", &self.private_token)
+            .field("buyer_ip", &self.buyer_ip)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StorefrontClientBuilder {
+    /// The shop: a handle (`my-shop`), a myshopify domain
+    /// (`my-shop.myshopify.com`), a custom domain, or either as an `https://` URL.
+    /// The endpoint becomes `https://{domain}/api/{version}/graphql.json`.
+    pub fn shop(mut self, shop: impl Into<String>) -> Self {
+        self.shop = Some(shop.into());
+        self
+    }
+
+    /// A full GraphQL endpoint URL, used as given (the API version is not added).
+    /// Plain `http://` is accepted only for loopback hosts, such as the mock.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The API version, such as `2026-04` (the default).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// A public storefront access token, sent as `X-Shopify-Storefront-Access-Token`.
+    pub fn public_token(mut self, token: impl Into<String>) -> Self {
+        self.public_token = Some(token.into());
+        self
+    }
+
+    /// A private storefront access token for server-side use, sent as
+    /// `Shopify-Storefront-Private-Token`. Takes precedence over a public token.
+    pub fn private_token(mut self, token: PrivateToken) -> Self {
+        self.private_token = Some(token);
+        self
+    }
+
+    /// The buyer's IP address, sent as `Shopify-Storefront-Buyer-IP` with a
+    /// private token so Shopify's bot protection does not throttle your server.
+    pub fn buyer_ip(mut self, ip: IpAddr) -> Self {
+        self.buyer_ip = Some(ip);
+        self
+    }
+
+    /// The time limit for one HTTP attempt (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time limit for connecting (default 5 s); ignored with
+    /// [`http_client`](Self::http_client).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How transient failures are retried (see [`RetryPolicy`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Your own `reqwest::Client` (proxies, TLS roots, connection pool).
+    ///
+    /// The client should not follow redirects: ours refuses them so a storefront
+    /// token header is never replayed to another host.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The clock used to check that a returned `expiresAt` lies in the future.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when no or both of shop and endpoint are given, the shop,
+    /// endpoint or API version is not valid, plain `http://` points away from
+    /// loopback, no storefront token is given, a Buyer IP comes without a private
+    /// token, or the HTTP client cannot be built.
+    pub fn build(self) -> Result<StorefrontClient, Error> {
+        let api_version = checked_api_version(&self.api_version)?.to_owned();
+        let endpoint = match (&self.shop, &self.endpoint) {
+            (Some(shop), None) => shop_endpoint(shop, &api_version)?,
+            (None, Some(endpoint)) => checked_endpoint(endpoint)?,
+            (None, None) => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::MissingEndpoint,
+                    "give a shop or an endpoint",
+                )
+                .into())
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::ConflictingEndpoint,
+                    "give a shop or an endpoint, not both",
+                )
+                .into())
+            }
+        };
+        let (headers, auth) = self.auth_headers()?;
+        let (http, per_request_headers) = match self.http {
+            Some(http) => (http, headers),
+            None => {
+                let http = reqwest::Client::builder()
+                    .default_headers(headers)
+                    .connect_timeout(self.connect_timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|error| {
+                        ConfigError::new(
+                            ConfigErrorKind::HttpClient,
+                            "the http client could not be built",
+                        )
+                        .with_source(error)
+                    })?;
+                (http, HeaderMap::new())
+            }
+        };
+        Ok(StorefrontClient {
+            inner: Arc::new(Inner {
+                transport: Transport {
+                    http,
+                    endpoint,
+                    headers: per_request_headers,
+                    timeout: self.timeout,
+                    api_version,
+                    retry: self.retry,
+                    warned_version: AtomicBool::new(false),
+                    warned_deprecation: AtomicBool::new(false),
+                },
+                clock: self.clock,
+                auth,
+            }),
+        })
+    }
+
+    fn auth_headers(&self) -> Result<(HeaderMap, AuthKind), ConfigError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("storefront-token/", env!("CARGO_PKG_VERSION"))),
+        );
+        let sensitive = |value: &str| {
+            HeaderValue::from_str(value)
+                .map(|mut value| {
+                    value.set_sensitive(true);
+                    value
+                })
+                .map_err(|_| {
+                    ConfigError::new(
+                        ConfigErrorKind::InvalidHeaderValue,
+                        "the storefront token holds characters that cannot be sent in a header",
+                    )
+                })
+        };
+        let auth = match (&self.private_token, &self.public_token) {
+            (Some(private), _) => {
+                headers.insert(PRIVATE_TOKEN_HEADER, sensitive(private.expose_secret())?);
+                if let Some(ip) = self.buyer_ip {
+                    let value = HeaderValue::from_str(&ip.to_string()).map_err(|_| {
+                        ConfigError::new(ConfigErrorKind::InvalidHeaderValue, "invalid buyer ip")
+                    })?;
+                    headers.insert(BUYER_IP_HEADER, value);
+                }
+                AuthKind::Private
+            }
+            (None, Some(public)) => {
+                if self.buyer_ip.is_some() {
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::BuyerIpWithoutPrivateToken,
+                        "a buyer ip goes with a private storefront token",
+                    ));
+                }
+                headers.insert(PUBLIC_TOKEN_HEADER, sensitive(public)?);
+                AuthKind::Public
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::MissingStorefrontToken,
+                    "give a public or a private storefront access token",
+                ))
+            }
+        };
+        Ok((headers, auth))
+    }
+}

@@ -1,0 +1,234 @@
+//! The crate's one error type.
+//!
+//! [`Error`] keeps Shopify's three failure layers apart: the HTTP status
+//! ([`HttpError`]), the top-level GraphQL `errors` ([`GraphqlErrors`]) and the
+//! mutation's own `userErrors` ([`TokenRejected`], [`LoginRejected`]). Whether a
+//! failure is worth retrying is decided in one place, [`Error::is_transient`].
+//!
+//! No error holds a token, a password or a raw response body: messages that come
+//! back from Shopify are scrubbed of the secrets that were sent, and decoding
+//! failures only name the JSON path that did not fit.
+
+mod details;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use details::{
+    ConfigError, ConfigErrorKind, CustomerErrorCode, CustomerUserError, GraphqlError,
+    GraphqlErrorCode, GraphqlErrors, HttpError, HttpStatusKind, LoginRejected, MalformedKind,
+    MalformedResponse, TokenRejected, TransportError, TransportErrorKind, UserError,
+};
+
+use crate::Operation;
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a Storefront call failed.
+///
+/// Inspect it with [`kind`](Self::kind), or with the questions callers usually ask:
+/// [`is_transient`](Self::is_transient), [`must_log_in_again`](Self::must_log_in_again),
+/// [`status`](Self::status), [`retry_after`](Self::retry_after),
+/// [`request_id`](Self::request_id).
+///
+/// `Display` is one lowercase phrase; the details are in [`source`](std::error::Error::source).
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    operation: Option<Operation>,
+}
+
+/// The layer a failure came from, with its details.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The client was configured wrongly; nothing was sent.
+    Config(ConfigError),
+    /// The request did not complete: connection, timeout or body failure.
+    Transport(TransportError),
+    /// The storefront answered with a non-success HTTP status.
+    Http(HttpError),
+    /// The storefront answered 200 with top-level GraphQL `errors`.
+    Graphql(GraphqlErrors),
+    /// `customerAccessTokenRenew` or `customerAccessTokenDelete` answered with
+    /// `userErrors`, or the `customer` query found no customer: the token is not
+    /// valid (expired, revoked or unknown) and the customer must log in again.
+    TokenRejected(TokenRejected),
+    /// `customerAccessTokenCreate` answered with `customerUserErrors`, such as wrong
+    /// credentials.
+    LoginRejected(LoginRejected),
+    /// The response could not be understood: not JSON, the wrong shape, too large,
+    /// or an expiry that is not in the future.
+    MalformedResponse(MalformedResponse),
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, operation: Option<Operation>) -> Self {
+        Self {
+            inner: Box::new(Inner { kind, operation }),
+        }
+    }
+
+    /// The layer the failure came from, with its details.
+    #[must_use]
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// The operation that failed; `None` for configuration errors.
+    #[must_use]
+    pub fn operation(&self) -> Option<Operation> {
+        self.inner.operation
+    }
+
+    /// Whether trying the same request again later may succeed.
+    ///
+    /// This is the one place the crate decides it; the client's retries and the
+    /// renewal logic both ask here. Transient: connection failures and timeouts,
+    /// HTTP 408, 429 and 5xx, and the GraphQL codes `THROTTLED` and
+    /// `INTERNAL_SERVER_ERROR`. Everything else is permanent, including unknown
+    /// GraphQL codes and malformed responses, so a mutation is never repeated on a
+    /// guess.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self.kind() {
+            ErrorKind::Transport(error) => match error.kind() {
+                TransportErrorKind::Connect
+                | TransportErrorKind::Timeout
+                | TransportErrorKind::Body => true,
+                TransportErrorKind::Request => false,
+            },
+            ErrorKind::Http(error) => matches!(error.status(), 408 | 429 | 500..=599),
+            ErrorKind::Graphql(errors) => {
+                !errors.errors().is_empty()
+                    && errors.errors().iter().all(|error| {
+                        matches!(
+                            error.code(),
+                            Some(
+                                GraphqlErrorCode::Throttled | GraphqlErrorCode::InternalServerError
+                            )
+                        )
+                    })
+            }
+            ErrorKind::Config(_)
+            | ErrorKind::TokenRejected(_)
+            | ErrorKind::LoginRejected(_)
+            | ErrorKind::MalformedResponse(_) => false,
+        }
+    }
+
+    /// Whether the customer access token is no longer valid, so only a new login
+    /// (`customerAccessTokenCreate`) can help.
+    #[must_use]
+    pub fn must_log_in_again(&self) -> bool {
+        matches!(self.kind(), ErrorKind::TokenRejected(_))
+    }
+
+    /// The HTTP status, when the storefront answered with a non-success one.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self.kind() {
+            ErrorKind::Http(error) => Some(error.status()),
+            _ => None,
+        }
+    }
+
+    /// How long the storefront asked us to wait (`Retry-After`), if it did.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.kind() {
+            ErrorKind::Http(error) => error.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// Shopify's `X-Request-Id` of the failed response, for support requests.
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        match self.kind() {
+            ErrorKind::Http(error) => error.request_id(),
+            ErrorKind::Graphql(error) => error.request_id(),
+            ErrorKind::TokenRejected(error) => error.request_id(),
+            ErrorKind::LoginRejected(error) => error.request_id(),
+            ErrorKind::MalformedResponse(error) => error.request_id(),
+            ErrorKind::Config(_) | ErrorKind::Transport(_) => None,
+        }
+    }
+
+    /// Whether the request timed out.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Transport(error) if error.kind() == TransportErrorKind::Timeout)
+    }
+
+    /// Whether the connection could not be made.
+    #[must_use]
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Transport(error) if error.kind() == TransportErrorKind::Connect)
+    }
+
+    /// Whether the client was configured wrongly.
+    #[must_use]
+    pub fn is_config(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Config(_))
+    }
+
+    fn phrase(&self) -> &'static str {
+        match self.kind() {
+            ErrorKind::Config(_) => "invalid client configuration",
+            ErrorKind::Transport(_) => "request to the storefront failed",
+            ErrorKind::Http(_) => "storefront answered with an error status",
+            ErrorKind::Graphql(_) => "storefront answered with graphql errors",
+            ErrorKind::TokenRejected(_) => {
+                "customer access token was rejected; the customer must log in again"
+            }
+            ErrorKind::LoginRejected(_) => "customer login was rejected",
+            ErrorKind::MalformedResponse(_) => "storefront response was malformed",
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Error::new(ErrorKind::Config(error), None)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.operation() {
+            Some(operation) => write!(f, "{operation}: {}", self.phrase()),
+            None => f.write_str(self.phrase()),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("operation", &self.inner.operation)
+            .field("kind", &self.inner.kind)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(match self.kind() {
+            ErrorKind::Config(error) => error,
+            ErrorKind::Transport(error) => error,
+            ErrorKind::Http(error) => error,
+            ErrorKind::Graphql(error) => error,
+            ErrorKind::TokenRejected(error) => error,
+            ErrorKind::LoginRejected(error) => error,
+            ErrorKind::MalformedResponse(error) => error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

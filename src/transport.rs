@@ -1,0 +1,455 @@
+//! Our small GraphQL-over-HTTP transport: one POST, the HTTP status checked before
+//! the body is decoded, the body capped, the three failure layers kept apart.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::{Response, Url};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tracing::Instrument;
+use zeroize::Zeroizing;
+
+use crate::error::{
+    GraphqlError, GraphqlErrorCode, GraphqlErrors, HttpError, MalformedKind, MalformedResponse,
+    TransportError, TransportErrorKind,
+};
+use crate::retry::{parse_retry_after, RetryPolicy};
+use crate::{Error, ErrorKind, Operation, TokenFingerprint};
+
+/// Largest response body we read. These operations answer in well under 1 KiB;
+/// 1 MiB leaves room for verbose error bodies and stops a runaway one.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const API_VERSION: HeaderName = HeaderName::from_static("x-shopify-api-version");
+const DEPRECATED_REASON: HeaderName = HeaderName::from_static("x-shopify-api-deprecated-reason");
+
+/// What we keep of a response's headers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResponseMeta {
+    pub(crate) request_id: Option<String>,
+}
+
+/// A decoded `data` object and the response's metadata.
+pub(crate) struct Decoded<D> {
+    pub(crate) data: D,
+    pub(crate) meta: ResponseMeta,
+}
+
+/// One request: its operation, its encoded body, and the secrets it carries (so
+/// they can be scrubbed from any message that echoes them back).
+pub(crate) struct Request<'a> {
+    pub(crate) operation: Operation,
+    pub(crate) body: Zeroizing<Vec<u8>>,
+    pub(crate) secrets: &'a [&'a str],
+    pub(crate) fingerprint: Option<TokenFingerprint>,
+}
+
+pub(crate) struct Transport {
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoint: Url,
+    /// Headers to add to each request; empty when they are the client's defaults.
+    pub(crate) headers: HeaderMap,
+    pub(crate) timeout: Duration,
+    pub(crate) api_version: String,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) warned_version: AtomicBool,
+    pub(crate) warned_deprecation: AtomicBool,
+}
+
+impl Transport {
+    /// Sends `request`, retrying transient failures as the policy allows.
+    pub(crate) async fn execute<D: DeserializeOwned>(
+        &self,
+        request: Request<'_>,
+    ) -> Result<Decoded<D>, Error> {
+        let span = tracing::info_span!(
+            "storefront_request",
+            operation = %request.operation,
+            token = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        if let Some(fingerprint) = request.fingerprint {
+            span.record("token", tracing::field::display(fingerprint));
+        }
+        self.execute_with_retries(request).instrument(span).await
+    }
+
+    async fn execute_with_retries<D: DeserializeOwned>(
+        &self,
+        request: Request<'_>,
+    ) -> Result<Decoded<D>, Error> {
+        let started = Instant::now();
+        let body = bytes_of(&request.body);
+        let mut waited = Duration::ZERO;
+        let mut retry = 0;
+        let outcome = loop {
+            let result = self
+                .send_once(request.operation, body.clone(), request.secrets)
+                .await;
+            let error = match result {
+                Ok(decoded) => break Ok(decoded),
+                Err(error) if error.is_transient() => error,
+                Err(error) => break Err(error),
+            };
+            let Some(wait) = self.retry.next_wait(retry, waited, error.retry_after()) else {
+                break Err(error);
+            };
+            tracing::debug!(
+                attempt = retry + 1,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "transient failure, retrying"
+            );
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            retry += 1;
+        };
+        let span = tracing::Span::current();
+        span.record("attempts", retry + 1);
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        match &outcome {
+            Ok(_) => span.record("status", 200),
+            Err(error) => span.record("status", tracing::field::display(error)),
+        };
+        outcome
+    }
+
+    async fn send_once<D: DeserializeOwned>(
+        &self,
+        operation: Operation,
+        body: bytes::Bytes,
+        secrets: &[&str],
+    ) -> Result<Decoded<D>, Error> {
+        let fail = |kind| Error::new(kind, Some(operation));
+        let mut builder = self
+            .http
+            .post(self.endpoint.clone())
+            .timeout(self.timeout)
+            .body(body);
+        if !self.headers.is_empty() {
+            builder = builder.headers(self.headers.clone());
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| fail(ErrorKind::Transport(transport_error(error))))?;
+
+        let headers = response.headers();
+        let meta = ResponseMeta {
+            request_id: header_text(headers, &REQUEST_ID).map(str::to_owned),
+        };
+        self.warn_about_version(headers);
+
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = header_text(headers, &RETRY_AFTER).and_then(|value| {
+                let now = header_text(headers, &reqwest::header::DATE)
+                    .and_then(|date| httpdate::parse_http_date(date).ok())
+                    .unwrap_or_else(SystemTime::now);
+                parse_retry_after(value, now)
+            });
+            return Err(fail(ErrorKind::Http(HttpError::new(
+                status.as_u16(),
+                retry_after,
+                meta.request_id,
+            ))));
+        }
+
+        let body = read_capped(response, MAX_BODY_BYTES)
+            .await
+            .map_err(|kind| match kind {
+                CappedReadError::Transport(error) => fail(ErrorKind::Transport(error)),
+                CappedReadError::TooLarge => {
+                    fail(ErrorKind::MalformedResponse(MalformedResponse::new(
+                        MalformedKind::BodyTooLarge {
+                            limit: MAX_BODY_BYTES,
+                        },
+                        meta.request_id.clone(),
+                    )))
+                }
+            })?;
+        decode(&body, secrets, meta).map_err(fail)
+    }
+
+    fn warn_about_version(&self, headers: &HeaderMap) {
+        if let Some(served) = header_text(headers, &API_VERSION) {
+            if served != self.api_version && !self.warned_version.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    requested = %self.api_version,
+                    served,
+                    "the storefront served another api version than requested; the requested one may be unsupported"
+                );
+            }
+        }
+        if let Some(reason) = header_text(headers, &DEPRECATED_REASON) {
+            if !self.warned_deprecation.swap(true, Ordering::Relaxed) {
+                tracing::warn!(reason, "the storefront reports use of a deprecated api");
+            }
+        }
+    }
+}
+
+/// A cheap-to-clone copy of the request body for each attempt.
+fn bytes_of(body: &[u8]) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(body)
+}
+
+fn header_text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn transport_error(error: reqwest::Error) -> TransportError {
+    let kind = if error.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if error.is_connect() || error.is_request() {
+        // A request error is one that failed while sending: a refused or dropped
+        // connection lands here too.
+        TransportErrorKind::Connect
+    } else if error.is_body() || error.is_decode() {
+        TransportErrorKind::Body
+    } else {
+        TransportErrorKind::Request
+    };
+    TransportError::new(kind, Some(Box::new(error.without_url())))
+}
+
+enum CappedReadError {
+    Transport(TransportError),
+    TooLarge,
+}
+
+async fn read_capped(
+    mut response: Response,
+    limit: usize,
+) -> Result<Zeroizing<Vec<u8>>, CappedReadError> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Err(CappedReadError::TooLarge);
+    }
+    // `declared <= limit`, so the cast cannot truncate.
+    let mut body = Zeroizing::new(Vec::with_capacity(declared as usize));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| CappedReadError::Transport(transport_error(error)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(CappedReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+struct WireResponse<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    errors: Option<Vec<WireError>>,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    message: String,
+    #[serde(default)]
+    path: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    extensions: Option<WireExtensions>,
+}
+
+#[derive(Deserialize)]
+struct WireExtensions {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// Decodes a 200 body: top-level `errors` first, then `data` into `D`.
+pub(crate) fn decode<D: DeserializeOwned>(
+    body: &[u8],
+    secrets: &[&str],
+    meta: ResponseMeta,
+) -> Result<Decoded<D>, ErrorKind> {
+    let malformed = |kind, meta: &ResponseMeta| {
+        ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id.clone()))
+    };
+    let wire: WireResponse<'_> = serde_json::from_slice(body).map_err(|error| {
+        let kind = if error.is_data() {
+            MalformedKind::UnexpectedShape {
+                path: shape_error_path::<WireResponse<'_>>(body),
+            }
+        } else {
+            MalformedKind::NotJson
+        };
+        malformed(kind, &meta)
+    })?;
+    if let Some(errors) = wire.errors.filter(|errors| !errors.is_empty()) {
+        let errors = errors
+            .into_iter()
+            .map(|error| {
+                GraphqlError::new(
+                    scrub(error.message, secrets),
+                    error
+                        .extensions
+                        .and_then(|extensions| extensions.code)
+                        .map(|code| GraphqlErrorCode::parse(&code)),
+                    error
+                        .path
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|segment| match segment {
+                            serde_json::Value::String(name) => name,
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        return Err(ErrorKind::Graphql(GraphqlErrors::new(
+            errors,
+            meta.request_id,
+        )));
+    }
+    let raw = match wire.data {
+        Some(raw) if raw.get() != "null" => raw,
+        _ => return Err(malformed(MalformedKind::MissingData, &meta)),
+    };
+    match serde_json::from_str::<D>(raw.get()) {
+        Ok(data) => Ok(Decoded { data, meta }),
+        Err(_) => Err(malformed(
+            MalformedKind::UnexpectedShape {
+                path: format!("data.{}", shape_error_path::<D>(raw.get().as_bytes())),
+            },
+            &meta,
+        )),
+    }
+}
+
+/// Decodes again, tracking the path, to say where the JSON did not fit. Only the
+/// path is kept: serde's own message may quote the offending value.
+fn shape_error_path<'de, T: Deserialize<'de>>(json: &'de [u8]) -> String {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(_) => String::from("."),
+        Err(error) => error.path().to_string(),
+    }
+}
+
+/// Replaces every secret that was sent with `[redacted]`, in case the storefront
+/// echoes one back in a message.
+pub(crate) fn scrub(message: String, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(message, |message, secret| {
+            if message.contains(secret) {
+                message.replace(secret, "[redacted]")
+            } else {
+                message
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct Data {
+        #[serde(rename = "customerAccessTokenRenew")]
+        renew: Option<Payload>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Payload {
+        #[serde(rename = "expiresAt")]
+        expires_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    fn kind_of(body: &str) -> ErrorKind {
+        match decode::<Data>(body.as_bytes(), &["SENTINEL"], ResponseMeta::default()) {
+            Ok(decoded) => panic!("decoded {:?}", decoded.data),
+            Err(kind) => kind,
+        }
+    }
+
+    #[test]
+    fn errors_win_over_partial_data() {
+        let body = r#"{"data":{"customerAccessTokenRenew":null},"errors":[{"message":"CustomerAccessTokenRenew access denied","path":["customerAccessTokenRenew"],"extensions":{"code":"ACCESS_DENIED"}}]}"#;
+        let ErrorKind::Graphql(errors) = kind_of(body) else {
+            panic!("not a graphql error")
+        };
+        assert!(errors.has_code(&GraphqlErrorCode::AccessDenied));
+        assert_eq!(errors.errors()[0].path(), ["customerAccessTokenRenew"]);
+    }
+
+    #[test]
+    fn errors_without_extensions_and_unknown_codes_are_kept() {
+        let body =
+            r#"{"errors":[{"message":"a"},{"message":"b","extensions":{"code":"NEW_CODE"}}]}"#;
+        let ErrorKind::Graphql(errors) = kind_of(body) else {
+            panic!("not a graphql error")
+        };
+        assert_eq!(errors.errors()[0].code(), None);
+        assert_eq!(
+            errors.errors()[1].code(),
+            Some(&GraphqlErrorCode::Other("NEW_CODE".into()))
+        );
+    }
+
+    #[test]
+    fn secrets_echoed_in_messages_are_scrubbed() {
+        let body = r#"{"errors":[{"message":"bad token SENTINEL here"}]}"#;
+        let ErrorKind::Graphql(errors) = kind_of(body) else {
+            panic!("not a graphql error")
+        };
+        assert_eq!(errors.errors()[0].message(), "bad token [redacted] here");
+    }
+
+    #[test]
+    fn malformed_bodies_are_classified_without_quoting_values() {
+        for (body, want) in [
+            ("<html>oops</html>", MalformedKind::NotJson),
+            (
+                r#"{"data":{"customerAccessTokenRenew":{"expi"#,
+                MalformedKind::NotJson,
+            ),
+            (r#"{"data":null}"#, MalformedKind::MissingData),
+            ("{}", MalformedKind::MissingData),
+        ] {
+            let ErrorKind::MalformedResponse(error) = kind_of(body) else {
+                panic!("not malformed: {body}")
+            };
+            assert_eq!(error.kind(), &want, "{body}");
+        }
+        let body = r#"{"data":{"customerAccessTokenRenew":{"expiresAt":"SENTINEL"}}}"#;
+        let ErrorKind::MalformedResponse(error) = kind_of(body) else {
+            panic!("not malformed")
+        };
+        assert_eq!(
+            error.kind(),
+            &MalformedKind::UnexpectedShape {
+                path: "data.customerAccessTokenRenew.expiresAt".into()
+            }
+        );
+        assert!(!error.to_string().contains("SENTINEL"));
+    }
+
+    #[test]
+    fn any_rfc3339_offset_is_accepted() {
+        let body =
+            r#"{"data":{"customerAccessTokenRenew":{"expiresAt":"2026-05-12T11:36:18+02:00"}}}"#;
+        let decoded = decode::<Data>(body.as_bytes(), &[], ResponseMeta::default());
+        let expires = decoded
+            .ok()
+            .and_then(|d| d.data.renew)
+            .map(|p| p.expires_at.to_rfc3339());
+        assert_eq!(expires.as_deref(), Some("2026-05-12T09:36:18+00:00"));
+    }
+}
