@@ -1,1 +1,207 @@
+//! The table of what is transient, and the secret-free `Display` of each kind.
 
+use std::error::Error as _;
+use std::time::Duration;
+
+use super::*;
+
+fn http(status: u16) -> Error {
+    Error::new(
+        ErrorKind::Http(HttpError::new(status, None, None)),
+        Some(Operation::Renew),
+    )
+}
+
+fn graphql(codes: &[Option<&str>]) -> Error {
+    let errors = codes
+        .iter()
+        .map(|code| GraphqlError::new("message".into(), code.map(GraphqlErrorCode::parse), vec![]))
+        .collect();
+    Error::new(
+        ErrorKind::Graphql(GraphqlErrors::new(errors, None)),
+        Some(Operation::Renew),
+    )
+}
+
+fn transport(kind: TransportErrorKind) -> Error {
+    Error::new(
+        ErrorKind::Transport(TransportError::new(kind, None)),
+        Some(Operation::Renew),
+    )
+}
+
+fn malformed(kind: MalformedKind) -> Error {
+    Error::new(
+        ErrorKind::MalformedResponse(MalformedResponse::new(kind, None)),
+        Some(Operation::Renew),
+    )
+}
+
+#[test]
+fn transient_table() {
+    let cases: Vec<(&str, Error, bool)> = vec![
+        ("connect", transport(TransportErrorKind::Connect), true),
+        ("timeout", transport(TransportErrorKind::Timeout), true),
+        ("body cut", transport(TransportErrorKind::Body), true),
+        (
+            "request build",
+            transport(TransportErrorKind::Request),
+            false,
+        ),
+        ("400", http(400), false),
+        ("401 bad storefront token", http(401), false),
+        ("402 frozen", http(402), false),
+        ("403 forbidden", http(403), false),
+        ("404", http(404), false),
+        ("408", http(408), true),
+        ("423 locked", http(423), false),
+        ("429", http(429), true),
+        ("430 security rejection", http(430), false),
+        ("500", http(500), true),
+        ("502", http(502), true),
+        ("503", http(503), true),
+        ("504", http(504), true),
+        ("599", http(599), true),
+        ("THROTTLED", graphql(&[Some("THROTTLED")]), true),
+        (
+            "INTERNAL_SERVER_ERROR",
+            graphql(&[Some("INTERNAL_SERVER_ERROR")]),
+            true,
+        ),
+        ("ACCESS_DENIED", graphql(&[Some("ACCESS_DENIED")]), false),
+        ("SHOP_INACTIVE", graphql(&[Some("SHOP_INACTIVE")]), false),
+        (
+            "MAX_COMPLEXITY_EXCEEDED",
+            graphql(&[Some("MAX_COMPLEXITY_EXCEEDED")]),
+            false,
+        ),
+        ("unknown code", graphql(&[Some("SOMETHING_NEW")]), false),
+        ("no code", graphql(&[None]), false),
+        (
+            "throttled + denied",
+            graphql(&[Some("THROTTLED"), Some("ACCESS_DENIED")]),
+            false,
+        ),
+        (
+            "throttled twice",
+            graphql(&[Some("THROTTLED"), Some("THROTTLED")]),
+            true,
+        ),
+        (
+            "token rejected",
+            Error::new(
+                ErrorKind::TokenRejected(TokenRejected::new(vec![], None)),
+                Some(Operation::Renew),
+            ),
+            false,
+        ),
+        (
+            "login rejected",
+            Error::new(
+                ErrorKind::LoginRejected(LoginRejected::new(vec![], None)),
+                Some(Operation::Create),
+            ),
+            false,
+        ),
+        ("not json", malformed(MalformedKind::NotJson), false),
+        (
+            "too large",
+            malformed(MalformedKind::BodyTooLarge { limit: 1 }),
+            false,
+        ),
+        (
+            "config",
+            ConfigError::new(ConfigErrorKind::InvalidShop, "invalid shop").into(),
+            false,
+        ),
+    ];
+    for (name, error, transient) in cases {
+        assert_eq!(error.is_transient(), transient, "{name}");
+        assert_eq!(
+            error.must_log_in_again(),
+            name == "token rejected",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn status_kinds() {
+    for (status, kind) in [
+        (400, HttpStatusKind::BadRequest),
+        (401, HttpStatusKind::Unauthorized),
+        (402, HttpStatusKind::ShopFrozen),
+        (403, HttpStatusKind::Forbidden),
+        (404, HttpStatusKind::NotFound),
+        (408, HttpStatusKind::RequestTimeout),
+        (423, HttpStatusKind::ShopLocked),
+        (429, HttpStatusKind::Throttled),
+        (430, HttpStatusKind::SecurityRejection),
+        (503, HttpStatusKind::ServerError),
+        (418, HttpStatusKind::Other),
+    ] {
+        assert_eq!(HttpStatusKind::of(status), kind, "{status}");
+    }
+}
+
+#[test]
+fn customer_error_codes_round_trip_and_keep_unknown_values() {
+    assert_eq!(CustomerErrorCode::KNOWN.len(), 15);
+    for (code, name) in CustomerErrorCode::KNOWN {
+        assert_eq!(CustomerErrorCode::parse(name), code);
+        assert_eq!(code.as_str(), name);
+    }
+    let unknown = CustomerErrorCode::parse("BRAND_NEW");
+    assert_eq!(unknown, CustomerErrorCode::Unknown("BRAND_NEW".into()));
+    assert_eq!(unknown.to_string(), "BRAND_NEW");
+}
+
+#[test]
+fn display_is_one_lowercase_phrase_and_source_has_the_details() {
+    let error = Error::new(
+        ErrorKind::Http(HttpError::new(
+            429,
+            Some(Duration::from_secs(2)),
+            Some("req-1".into()),
+        )),
+        Some(Operation::Renew),
+    );
+    assert_eq!(
+        error.to_string(),
+        "customerAccessTokenRenew: storefront answered with an error status"
+    );
+    assert_eq!(
+        error.source().map(ToString::to_string).as_deref(),
+        Some("http 429: throttled")
+    );
+    assert_eq!(error.status(), Some(429));
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(2)));
+    assert_eq!(error.request_id(), Some("req-1"));
+
+    let rejected = Error::new(
+        ErrorKind::TokenRejected(TokenRejected::new(
+            vec![UserError::new(
+                vec!["customerAccessToken".into()],
+                "Customer access token is invalid.".into(),
+            )],
+            None,
+        )),
+        Some(Operation::Renew),
+    );
+    assert!(rejected.to_string().contains("must log in again"));
+    assert_eq!(
+        rejected.source().map(ToString::to_string).as_deref(),
+        Some("customerAccessToken: Customer access token is invalid.")
+    );
+    let config: Error =
+        ConfigError::new(ConfigErrorKind::InvalidShop, "invalid shop: it is empty").into();
+    assert_eq!(config.to_string(), "invalid client configuration");
+    assert!(config.is_config());
+}
+
+#[test]
+fn errors_are_send_sync_and_small() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Error>();
+    assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+}
