@@ -64,7 +64,6 @@ pub struct StorefrontClient {
 
 struct Inner {
     transport: Transport,
-    clock: Arc<dyn Clock>,
     auth: AuthKind,
 }
 
@@ -295,7 +294,7 @@ impl StorefrontClient {
         meta: &ResponseMeta,
     ) -> Result<CustomerAccessToken, Error> {
         let token = AccessToken::new(access_token);
-        if expires_at <= self.inner.clock.now() {
+        if expires_at <= self.inner.transport.clock.now() {
             return Err(malformed(
                 operation,
                 MalformedKind::ExpiryNotInFuture { expires_at },
@@ -469,7 +468,8 @@ impl StorefrontClientBuilder {
         self
     }
 
-    /// The clock used to check that a returned `expiresAt` lies in the future.
+    /// The clock used to check that a returned `expiresAt` lies in the future and
+    /// to wait between retries (default: [`SystemClock`]).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -531,10 +531,10 @@ impl StorefrontClientBuilder {
                     timeout: self.timeout,
                     api_version,
                     retry: self.retry,
+                    clock: self.clock,
                     warned_version: AtomicBool::new(false),
                     warned_deprecation: AtomicBool::new(false),
                 },
-                clock: self.clock,
                 auth,
             }),
         })

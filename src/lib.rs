@@ -67,7 +67,6 @@
 //! - `native-tls`: TLS through the platform's library instead.
 //! - `mock`: [`mock::MockStorefront`], a stateful Storefront on loopback for tests.
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod client;
 mod clock;
@@ -81,7 +80,7 @@ mod token;
 mod transport;
 
 pub use client::{StorefrontClient, StorefrontClientBuilder};
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoint::DEFAULT_API_VERSION;
 pub use error::{Error, ErrorKind, Result};
 pub use operation::Operation;

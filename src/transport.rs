@@ -2,6 +2,7 @@
 //! the body is decoded, the body capped, the three failure layers kept apart.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
@@ -12,6 +13,7 @@ use serde_json::value::RawValue;
 use tracing::Instrument;
 use zeroize::Zeroizing;
 
+use crate::clock::Clock;
 use crate::error::{
     GraphqlError, GraphqlErrorCode, GraphqlErrors, HttpError, MalformedKind, MalformedResponse,
     TransportError, TransportErrorKind,
@@ -56,6 +58,7 @@ pub(crate) struct Transport {
     pub(crate) timeout: Duration,
     pub(crate) api_version: String,
     pub(crate) retry: RetryPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) warned_version: AtomicBool,
     pub(crate) warned_deprecation: AtomicBool,
 }
@@ -106,7 +109,7 @@ impl Transport {
                 error = %error,
                 "transient failure, retrying"
             );
-            tokio::time::sleep(wait).await;
+            self.clock.sleep(wait).await;
             waited += wait;
             retry += 1;
         };

@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use storefront_token::mock::MockStorefront;
+use storefront_token::{Clock, RetryPolicy, Sleep, StorefrontClient, StorefrontClientBuilder};
+
+pub const EMAIL: &str = "ada@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const NAME: &str = "Ada Lovelace";
+
+/// A clock that reads the system time but records waits instead of sleeping, so
+/// retry tests run instantly and can assert the exact waits.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingClock {
+    waits: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl RecordingClock {
+    pub fn waits(&self) -> Vec<Duration> {
+        self.waits.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+}
+
+impl Clock for RecordingClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        if let Ok(mut waits) = self.waits.lock() {
+            waits.push(duration);
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// A started mock with the demo customer.
+pub async fn mock() -> MockStorefront {
+    MockStorefront::builder()
+        .demo_customer(EMAIL, PASSWORD, NAME)
+        .build()
+        .await
+        .expect("mock starts")
+}
+
+/// A client builder pointed at `shop` with its public token.
+pub fn builder_for(shop: &MockStorefront) -> StorefrontClientBuilder {
+    StorefrontClient::builder()
+        .endpoint(shop.endpoint())
+        .public_token(shop.public_token())
+}
+
+/// A client for `shop` whose retries are recorded by the returned clock.
+pub fn client_for(shop: &MockStorefront) -> (StorefrontClient, RecordingClock) {
+    let clock = RecordingClock::default();
+    let client = builder_for(shop)
+        .clock(clock.clone())
+        .retry_policy(RetryPolicy::default().with_max_attempts(3))
+        .build()
+        .expect("client builds");
+    (client, clock)
+}
