@@ -41,7 +41,9 @@ impl Operation {
     /// The operation whose root field is `name`, if it is one of ours.
     #[must_use]
     pub fn from_root_field(name: &str) -> Option<Operation> {
-        Operation::ALL.into_iter().find(|op| op.root_field() == name)
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.root_field() == name)
     }
 }
 
