@@ -22,6 +22,9 @@ use super::error::MockError;
 use super::state::{CreateOutcome, State};
 use crate::Operation;
 
+/// What apollo-compiler's executor puts before a resolver's `FieldError` message.
+const RESOLVER_ERROR_PREFIX: &str = "resolver error: ";
+
 const SCHEMA_SDL: &str = include_str!("../../graphql/schema.graphql");
 
 /// The parsed and validated schema, shared by every server in the process.
@@ -184,7 +187,13 @@ pub(crate) fn execute(schema: &Valid<Schema>, ready: &Ready, state: &Mutex<State
     };
     let denied = root.denied.into_inner();
     for error in &mut response.errors {
-        if denied.contains(&error.message) {
+        // The executor prefixes resolver messages; Shopify's denial has no prefix.
+        let bare = error
+            .message
+            .strip_prefix(RESOLVER_ERROR_PREFIX)
+            .unwrap_or(&error.message);
+        if let Some(message) = denied.iter().find(|m| m.as_str() == bare) {
+            error.message.clone_from(message);
             error
                 .extensions
                 .insert("code", JsonValue::from("ACCESS_DENIED"));
@@ -379,6 +388,13 @@ impl Val {
 
     fn resolved<'a>(&self) -> ResolvedValue<'a> {
         match self {
+            // GraphQL lists must be resolved item by item, even lists of scalars.
+            Val::Leaf(Value::Array(items)) => ResolvedValue::list(
+                items
+                    .iter()
+                    .map(|item| ResolvedValue::leaf(JsonValue::from(item.clone())))
+                    .collect::<Vec<_>>(),
+            ),
             Val::Leaf(value) => ResolvedValue::leaf(JsonValue::from(value.clone())),
             Val::Obj(obj) => ResolvedValue::object(obj.clone()),
             Val::List(items) => {
