@@ -32,6 +32,10 @@ const RENEW_MUTATION: &str = include_str!("../graphql/customer_access_token_rene
 const IN_FLIGHT: usize = 32;
 /// Requests per throughput round.
 const THROUGHPUT_REQUESTS: usize = 20_000;
+const _: () = assert!(
+    THROUGHPUT_REQUESTS % IN_FLIGHT == 0,
+    "each task takes an equal share"
+);
 /// Requests per latency round.
 const LATENCY_REQUESTS: usize = 4_000;
 /// Rounds per contender, interleaved; the median round is reported.
@@ -179,12 +183,12 @@ async fn throughput(contender: &Contender) -> Round {
     let cpu_before = thread_cpu();
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for worker in 0..IN_FLIGHT {
+    for _ in 0..IN_FLIGHT {
         let contender = contender.clone();
         let share =
             THROUGHPUT_REQUESTS / IN_FLIGHT + usize::from(worker < THROUGHPUT_REQUESTS % IN_FLIGHT);
         tasks.spawn(async move {
-            for _ in 0..share {
+            for _ in 0..THROUGHPUT_REQUESTS / IN_FLIGHT {
                 contender.renew_once().await;
             }
         });

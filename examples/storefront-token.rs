@@ -221,9 +221,9 @@ impl Output {
             "fingerprint": fingerprint,
         });
         let mut text = format!(
-            "{step}: token {fingerprint} valid until {} ({} days left)",
+            "{step}: token {fingerprint} valid until {} ({:.1} days left)",
             token.expires_at().to_rfc3339(),
-            token.time_left().as_secs() / 86_400
+            token.time_left().as_secs_f64() / 86_400.0
         );
         if show {
             value["access_token"] = json!(token.access_token().expose_secret());
