@@ -1050,3 +1050,53 @@ async fn debug_output_hides_tokens() -> TestResult {
     assert!(!debug.contains(shop.public_token()) && !debug.contains(shop.private_token()));
     Ok(())
 }
+
+#[tokio::test]
+async fn hostile_documents_get_errors_not_panics() -> TestResult {
+    let shop = shop().await?;
+    let deep_selection = format!("query {}{}", "{a".repeat(15_000), "}".repeat(15_000));
+    let deep_value = format!(
+        "query {{ customer(customerAccessToken: {}\"x\"{}) {{ id }} }}",
+        "[".repeat(25_000),
+        "]".repeat(25_000)
+    );
+    let fragment_cycle =
+        "query { ...A } fragment A on QueryRoot { ...B } fragment B on QueryRoot { ...A }";
+    for query in [deep_selection.as_str(), deep_value.as_str(), fragment_cycle] {
+        let reply = gql(&shop, query, Value::Null).await?;
+        assert_eq!(reply.status, 200);
+        assert!(reply.json().get("data").is_none());
+    }
+    let deep_variable = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    let body = format!(r#"{{"query": "{{ __typename }}", "variables": {{"v": {deep_variable}}}}}"#);
+    let reply = send(
+        reqwest::Client::new()
+            .post(shop.endpoint())
+            .header("X-Shopify-Storefront-Access-Token", shop.public_token())
+            .header("Content-Type", "application/json")
+            .body(body),
+    )
+    .await?;
+    assert_eq!(reply.status, 400);
+    assert_eq!(gql(&shop, "{ __typename }", Value::Null).await?.status, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn nonsense_fault_statuses_become_500() -> TestResult {
+    let shop = shop().await?;
+    shop.inject(
+        Fault::Status {
+            status: 101,
+            retry_after: Some("bad\u{7f}value".into()),
+        },
+        1,
+    );
+    shop.inject(Fault::HtmlBody { status: 1000 }, 1);
+    let reply = gql(&shop, "{ __typename }", Value::Null).await?;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.header("retry-after"), None);
+    let reply = gql(&shop, "{ __typename }", Value::Null).await?;
+    assert_eq!(reply.status, 500);
+    Ok(())
+}

@@ -20,7 +20,7 @@ pub enum Fault {
     ///
     /// `retry_after`, when set, is sent verbatim as the `Retry-After` header
     /// (it is dropped if it is not a valid header value). A status outside
-    /// `100..=999` is sent as `500`.
+    /// `200..=999` is sent as `500`.
     Status {
         /// HTTP status code, e.g. `429`, `430`, `503`.
         status: u16,
@@ -37,6 +37,7 @@ pub enum Fault {
         message: String,
     },
     /// A `text/html` error page with this status (what a proxy or CDN might send).
+    /// A status outside `200..=999` is sent as `500`.
     HtmlBody {
         /// HTTP status code.
         status: u16,

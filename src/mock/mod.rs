@@ -51,6 +51,9 @@
 //! shop.shutdown().await;
 //! # Ok(())
 //! # }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(demo())
+//! # .map_err(|e| e.to_string())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod builder;

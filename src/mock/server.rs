@@ -257,7 +257,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Adds the headers every response carries.
 fn finish(shared: &Shared, request_id: &str, reply: Reply) -> Response<Full<Bytes>> {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // Informational statuses would change the HTTP exchange itself; send 500 instead.
+    let status = StatusCode::from_u16(reply.status)
+        .ok()
+        .filter(|status| !status.is_informational())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let now = shared.lock().clock.now();
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = status;
