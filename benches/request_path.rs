@@ -185,8 +185,6 @@ async fn throughput(contender: &Contender) -> Round {
     let mut tasks = JoinSet::new();
     for _ in 0..IN_FLIGHT {
         let contender = contender.clone();
-        let share =
-            THROUGHPUT_REQUESTS / IN_FLIGHT + usize::from(worker < THROUGHPUT_REQUESTS % IN_FLIGHT);
         tasks.spawn(async move {
             for _ in 0..THROUGHPUT_REQUESTS / IN_FLIGHT {
                 contender.renew_once().await;

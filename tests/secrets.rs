@@ -65,7 +65,7 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
     let shop = MockStorefront::builder()
         .private_token(PRIVATE_SENTINEL)
         .demo_customer(EMAIL, PASSWORD_SENTINEL, NAME)
-        .invalid_token_message(&format!("token {TOKEN_SENTINEL} is invalid"))
+        .invalid_token_message(format!("token {TOKEN_SENTINEL} is invalid"))
         .renew_rotates_token(true)
         .build()
         .await?;
