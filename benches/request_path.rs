@@ -245,6 +245,14 @@ fn main() {
             url: reqwest::Url::parse(&url).expect("url"),
         });
         let contenders = [floor, ours];
+        // For profiling one contender alone: STOREFRONT_BENCH_PROFILE=0 (floor) or 1 (ours).
+        if let Some(index) = std::env::var("STOREFRONT_BENCH_PROFILE").ok().and_then(|v| v.parse::<usize>().ok()) {
+            let contender = &contenders[index.min(1)];
+            for _ in 0..2_000 {
+                contender.renew_once().await;
+            }
+            return;
+        }
         for contender in &contenders {
             for _ in 0..500 {
                 contender.renew_once().await; // warm up connections and caches

@@ -143,7 +143,7 @@ impl StorefrontClient {
                 })
                 .collect();
             return Err(Error::new(
-                ErrorKind::LoginRejected(LoginRejected::new(errors, meta.request_id)),
+                ErrorKind::LoginRejected(LoginRejected::new(errors, meta.request_id())),
                 Some(Operation::Create),
             ));
         }
@@ -153,7 +153,7 @@ impl StorefrontClient {
         self.checked_token(
             Operation::Create,
             token.access_token,
-            token.expires_at,
+            token.expires_at.0,
             &meta,
         )
     }
@@ -199,7 +199,7 @@ impl StorefrontClient {
         self.checked_token(
             Operation::Renew,
             renewed.access_token,
-            renewed.expires_at,
+            renewed.expires_at.0,
             &meta,
         )
     }
@@ -281,7 +281,7 @@ impl StorefrontClient {
             operation,
             body,
             secrets,
-            fingerprint: token.map(AccessToken::fingerprint),
+            token,
         };
         self.inner.transport.execute(request).await
     }
@@ -321,7 +321,7 @@ where
 
 fn malformed(operation: Operation, kind: MalformedKind, meta: &ResponseMeta) -> Error {
     Error::new(
-        ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id.clone())),
+        ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id())),
         Some(operation),
     )
 }
@@ -336,7 +336,7 @@ fn token_rejected(
         .map(|(field, message)| UserError::new(field.unwrap_or_default(), scrub(message, secrets)))
         .collect();
     Error::new(
-        ErrorKind::TokenRejected(TokenRejected::new(user_errors, meta.request_id)),
+        ErrorKind::TokenRejected(TokenRejected::new(user_errors, meta.request_id())),
         Some(operation),
     )
 }

@@ -90,3 +90,8 @@ pub use token::{Customer, CustomerAccessToken};
 
 #[cfg(feature = "mock")]
 pub mod mock;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -7,9 +7,31 @@
 use graphql_client::GraphQLQuery;
 use zeroize::Zeroize;
 
-/// The `DateTime` custom scalar. chrono accepts any RFC 3339 offset and converts
-/// it to UTC.
-type DateTime = chrono::DateTime<chrono::Utc>;
+/// The `DateTime` custom scalar: an ISO 8601 date-time as RFC 3339, with any
+/// offset, converted to UTC.
+pub(crate) struct DateTime(pub(crate) chrono::DateTime<chrono::Utc>);
+
+impl<'de> serde::Deserialize<'de> for DateTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Rfc3339;
+
+        impl serde::de::Visitor<'_> for Rfc3339 {
+            type Value = DateTime;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an RFC 3339 date-time")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DateTime, E> {
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map(|at| DateTime(at.with_timezone(&chrono::Utc)))
+                    .map_err(|_| E::custom("not an RFC 3339 date-time"))
+            }
+        }
+
+        deserializer.deserialize_str(Rfc3339)
+    }
+}
 
 /// `customerAccessTokenCreate`.
 #[derive(GraphQLQuery)]
@@ -67,5 +89,41 @@ impl Zeroize for customer_access_token_delete::Variables {
 impl Zeroize for customer::Variables {
     fn zeroize(&mut self) {
         self.customer_access_token.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DateTime;
+
+    fn parse(text: &str) -> Option<String> {
+        serde_json::from_str::<DateTime>(&format!("\"{text}\""))
+            .ok()
+            .map(|at| at.0.to_rfc3339())
+    }
+
+    #[test]
+    fn date_times_take_any_offset_and_refuse_non_rfc3339() {
+        assert_eq!(
+            parse("2019-09-07T15:50:00Z").as_deref(),
+            Some("2019-09-07T15:50:00+00:00")
+        );
+        assert_eq!(
+            parse("2019-09-07T17:50:00+02:00").as_deref(),
+            Some("2019-09-07T15:50:00+00:00")
+        );
+        assert_eq!(
+            parse("2019-09-07T15:50:00.123-00:30").as_deref(),
+            Some("2019-09-07T16:20:00.123+00:00")
+        );
+        for bad in [
+            "",
+            "2019-09-07",
+            "1567871400",
+            "2019-09-07 15:50",
+            "tomorrow",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 }

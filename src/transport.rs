@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Response, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tracing::Instrument;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::clock::Clock;
 use crate::error::{
@@ -19,7 +19,7 @@ use crate::error::{
     TransportError, TransportErrorKind,
 };
 use crate::retry::{parse_retry_after, RetryPolicy};
-use crate::{Error, ErrorKind, Operation, TokenFingerprint};
+use crate::{Error, ErrorKind, Operation};
 
 /// Largest response body we read. These operations answer in well under 1 KiB;
 /// 1 MiB leaves room for verbose error bodies and stops a runaway one.
@@ -32,7 +32,18 @@ const DEPRECATED_REASON: HeaderName = HeaderName::from_static("x-shopify-api-dep
 /// What we keep of a response's headers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ResponseMeta {
-    pub(crate) request_id: Option<String>,
+    /// `X-Request-Id`, kept as the header value (no copy) until an error needs it.
+    request_id: Option<HeaderValue>,
+}
+
+impl ResponseMeta {
+    /// `X-Request-Id` as text, for an error.
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.request_id
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    }
 }
 
 /// A decoded `data` object and the response's metadata.
@@ -47,7 +58,7 @@ pub(crate) struct Request<'a> {
     pub(crate) operation: Operation,
     pub(crate) body: Zeroizing<Vec<u8>>,
     pub(crate) secrets: &'a [&'a str],
-    pub(crate) fingerprint: Option<TokenFingerprint>,
+    pub(crate) token: Option<&'a crate::AccessToken>,
 }
 
 pub(crate) struct Transport {
@@ -77,8 +88,9 @@ impl Transport {
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        if let Some(fingerprint) = request.fingerprint {
-            span.record("token", tracing::field::display(fingerprint));
+        // Hashing costs more than the rest of our request path: only when logged.
+        if let Some(token) = request.token.filter(|_| !span.is_disabled()) {
+            span.record("token", tracing::field::display(token.fingerprint()));
         }
         self.execute_with_retries(request).instrument(span).await
     }
@@ -87,8 +99,12 @@ impl Transport {
         &self,
         request: Request<'_>,
     ) -> Result<Decoded<D>, Error> {
-        let started = Instant::now();
-        let body = bytes_of(&request.body);
+        let span = tracing::Span::current();
+        let started = (!span.is_disabled()).then(Instant::now);
+        let mut request = request;
+        // reqwest takes the body as `Bytes`; hyper copies it into its own write
+        // buffer, which we cannot zero anyway, so it moves rather than copies.
+        let body = bytes::Bytes::from(std::mem::take(&mut *request.body));
         let mut waited = Duration::ZERO;
         let mut retry = 0;
         let outcome = loop {
@@ -113,28 +129,43 @@ impl Transport {
             waited += wait;
             retry += 1;
         };
-        let span = tracing::Span::current();
-        span.record("attempts", retry + 1);
-        span.record("duration_ms", started.elapsed().as_millis() as u64);
-        match &outcome {
-            Ok(_) => span.record("status", 200),
-            Err(error) => span.record("status", tracing::field::display(error)),
-        };
+        if let Some(started) = started {
+            span.record("attempts", retry + 1);
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            match &outcome {
+                Ok(_) => span.record("status", "ok"),
+                Err(error) => span.record("status", tracing::field::display(error)),
+            };
+        }
         outcome
     }
 
+    /// One attempt, sending and reading included, within the timeout. One timer
+    /// covers both (reqwest's own per-request timeout would arm two).
     async fn send_once<D: DeserializeOwned>(
         &self,
         operation: Operation,
         body: bytes::Bytes,
         secrets: &[&str],
     ) -> Result<Decoded<D>, Error> {
+        tokio::time::timeout(self.timeout, self.attempt(operation, body, secrets))
+            .await
+            .unwrap_or_else(|_elapsed| {
+                Err(Error::new(
+                    ErrorKind::Transport(TransportError::new(TransportErrorKind::Timeout, None)),
+                    Some(operation),
+                ))
+            })
+    }
+
+    async fn attempt<D: DeserializeOwned>(
+        &self,
+        operation: Operation,
+        body: bytes::Bytes,
+        secrets: &[&str],
+    ) -> Result<Decoded<D>, Error> {
         let fail = |kind| Error::new(kind, Some(operation));
-        let mut builder = self
-            .http
-            .post(self.endpoint.clone())
-            .timeout(self.timeout)
-            .body(body);
+        let mut builder = self.http.post(self.endpoint.clone()).body(body);
         if !self.headers.is_empty() {
             builder = builder.headers(self.headers.clone());
         }
@@ -145,7 +176,7 @@ impl Transport {
 
         let headers = response.headers();
         let meta = ResponseMeta {
-            request_id: header_text(headers, &REQUEST_ID).map(str::to_owned),
+            request_id: headers.get(&REQUEST_ID).cloned(),
         };
         self.warn_about_version(headers);
 
@@ -160,7 +191,7 @@ impl Transport {
             return Err(fail(ErrorKind::Http(HttpError::new(
                 status.as_u16(),
                 retry_after,
-                meta.request_id,
+                meta.request_id(),
             ))));
         }
 
@@ -173,11 +204,11 @@ impl Transport {
                         MalformedKind::BodyTooLarge {
                             limit: MAX_BODY_BYTES,
                         },
-                        meta.request_id.clone(),
+                        meta.request_id(),
                     )))
                 }
             })?;
-        decode(&body, secrets, meta).map_err(fail)
+        decode(&body.0, secrets, meta).map_err(fail)
     }
 
     fn warn_about_version(&self, headers: &HeaderMap) {
@@ -196,11 +227,6 @@ impl Transport {
             }
         }
     }
-}
-
-/// A cheap-to-clone copy of the request body for each attempt.
-fn bytes_of(body: &[u8]) -> bytes::Bytes {
-    bytes::Bytes::copy_from_slice(body)
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
@@ -227,31 +253,60 @@ enum CappedReadError {
     TooLarge,
 }
 
-async fn read_capped(
-    mut response: Response,
-    limit: usize,
-) -> Result<Zeroizing<Vec<u8>>, CappedReadError> {
-    let declared = response.content_length().unwrap_or(0);
-    if declared > limit as u64 {
-        return Err(CappedReadError::TooLarge);
+async fn read_capped(response: Response, limit: usize) -> Result<Body, CappedReadError> {
+    match response.content_length() {
+        Some(declared) if declared > limit as u64 => Err(CappedReadError::TooLarge),
+        // hyper holds the body to its declared length, so it fits the limit.
+        Some(_) => response
+            .bytes()
+            .await
+            .map(Body)
+            .map_err(|error| CappedReadError::Transport(transport_error(error))),
+        None => read_chunks_capped(response, limit).await,
     }
-    // `declared <= limit`, so the cast cannot truncate.
-    let mut body = Zeroizing::new(Vec::with_capacity(declared as usize));
+}
+
+async fn read_chunks_capped(mut response: Response, limit: usize) -> Result<Body, CappedReadError> {
+    let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|error| CappedReadError::Transport(transport_error(error)))?
     {
         if body.len() + chunk.len() > limit {
+            body.as_mut().zeroize();
             return Err(CappedReadError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(Body(body.freeze()))
 }
 
+/// A response body, zeroed on drop when no one else holds it (it may carry a
+/// token).
+struct Body(bytes::Bytes);
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Ok(mut unique) = std::mem::take(&mut self.0).try_into_mut() {
+            unique.as_mut().zeroize();
+        }
+    }
+}
+
+/// The response as we expect it: `data` typed, `errors` optional.
 #[derive(Deserialize)]
-struct WireResponse<'a> {
+struct TypedResponse<D> {
+    #[serde(default = "Option::default")]
+    data: Option<D>,
+    #[serde(default)]
+    errors: Option<Vec<WireError>>,
+}
+
+/// The response as any GraphQL server may send it, for when the typed decode
+/// fails: it still finds the `errors`.
+#[derive(Deserialize)]
+struct LenientResponse<'a> {
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
     #[serde(default)]
@@ -273,65 +328,83 @@ struct WireExtensions {
     code: Option<String>,
 }
 
-/// Decodes a 200 body: top-level `errors` first, then `data` into `D`.
+/// Decodes a 200 body: top-level `errors` first, then `data` into `D`. One pass
+/// when the body has the expected shape; a lenient second pass otherwise, so that
+/// `errors` beside unexpected `data` are still reported as GraphQL errors.
 pub(crate) fn decode<D: DeserializeOwned>(
     body: &[u8],
     secrets: &[&str],
     meta: ResponseMeta,
 ) -> Result<Decoded<D>, ErrorKind> {
-    let malformed = |kind, meta: &ResponseMeta| {
-        ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id.clone()))
+    let (data, errors) = match serde_json::from_slice::<TypedResponse<D>>(body) {
+        Ok(typed) => (typed.data, typed.errors),
+        Err(error) => return Err(decode_leniently::<D>(body, error.is_data(), secrets, meta)),
     };
-    let wire: WireResponse<'_> = serde_json::from_slice(body).map_err(|error| {
-        let kind = if error.is_data() {
-            MalformedKind::UnexpectedShape {
-                path: shape_error_path::<WireResponse<'_>>(body),
-            }
-        } else {
-            MalformedKind::NotJson
-        };
-        malformed(kind, &meta)
-    })?;
-    if let Some(errors) = wire.errors.filter(|errors| !errors.is_empty()) {
-        let errors = errors
-            .into_iter()
-            .map(|error| {
-                GraphqlError::new(
-                    scrub(error.message, secrets),
-                    error
-                        .extensions
-                        .and_then(|extensions| extensions.code)
-                        .map(|code| GraphqlErrorCode::parse(&code)),
-                    error
-                        .path
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|segment| match segment {
-                            serde_json::Value::String(name) => name,
-                            other => other.to_string(),
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
-        return Err(ErrorKind::Graphql(GraphqlErrors::new(
-            errors,
-            meta.request_id,
-        )));
+    if let Some(errors) = errors.filter(|errors| !errors.is_empty()) {
+        return Err(graphql_errors(errors, secrets, meta));
     }
-    let raw = match wire.data {
-        Some(raw) if raw.get() != "null" => raw,
-        _ => return Err(malformed(MalformedKind::MissingData, &meta)),
+    match data {
+        Some(data) => Ok(Decoded { data, meta }),
+        None => Err(malformed(MalformedKind::MissingData, meta)),
+    }
+}
+
+#[cold]
+fn decode_leniently<D: DeserializeOwned>(
+    body: &[u8],
+    shape_error: bool,
+    secrets: &[&str],
+    meta: ResponseMeta,
+) -> ErrorKind {
+    if !shape_error {
+        return malformed(MalformedKind::NotJson, meta);
+    }
+    let lenient = match serde_json::from_slice::<LenientResponse<'_>>(body) {
+        Ok(lenient) => lenient,
+        Err(_) => {
+            let path = shape_error_path::<LenientResponse<'_>>(body);
+            return malformed(MalformedKind::UnexpectedShape { path }, meta);
+        }
     };
-    match serde_json::from_str::<D>(raw.get()) {
-        Ok(data) => Ok(Decoded { data, meta }),
-        Err(_) => Err(malformed(
-            MalformedKind::UnexpectedShape {
-                path: format!("data.{}", shape_error_path::<D>(raw.get().as_bytes())),
-            },
-            &meta,
-        )),
+    if let Some(errors) = lenient.errors.filter(|errors| !errors.is_empty()) {
+        return graphql_errors(errors, secrets, meta);
     }
+    match lenient.data {
+        Some(raw) if raw.get() != "null" => {
+            let path = format!("data.{}", shape_error_path::<D>(raw.get().as_bytes()));
+            malformed(MalformedKind::UnexpectedShape { path }, meta)
+        }
+        _ => malformed(MalformedKind::MissingData, meta),
+    }
+}
+
+fn malformed(kind: MalformedKind, meta: ResponseMeta) -> ErrorKind {
+    ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id()))
+}
+
+fn graphql_errors(errors: Vec<WireError>, secrets: &[&str], meta: ResponseMeta) -> ErrorKind {
+    let errors = errors
+        .into_iter()
+        .map(|error| {
+            GraphqlError::new(
+                scrub(error.message, secrets),
+                error
+                    .extensions
+                    .and_then(|extensions| extensions.code)
+                    .map(|code| GraphqlErrorCode::parse(&code)),
+                error
+                    .path
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|segment| match segment {
+                        serde_json::Value::String(name) => name,
+                        other => other.to_string(),
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    ErrorKind::Graphql(GraphqlErrors::new(errors, meta.request_id()))
 }
 
 /// Decodes again, tracking the path, to say where the JSON did not fit. Only the
