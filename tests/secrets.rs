@@ -7,32 +7,15 @@
 mod common;
 
 use std::error::Error as _;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{EMAIL, NAME};
+use common::{Captured, EMAIL, NAME};
 use storefront_token::mock::{Fault, MockStorefront};
 use storefront_token::{AccessToken, Password, PrivateToken, RetryPolicy, StorefrontClient};
 
 const PASSWORD_SENTINEL: &str = "PASSWORD-SENTINEL-51f0c2";
 const PRIVATE_SENTINEL: &str = "PRIVATE-SENTINEL-93ab7e";
 const TOKEN_SENTINEL: &str = "TOKEN-SENTINEL-c0ffee";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut bytes) = self.0.lock() {
-            bytes.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every text an error offers: Display, Debug, and each source's Display.
 fn error_texts(error: &storefront_token::Error) -> Vec<String> {
@@ -139,7 +122,7 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
         texts.extend(error_texts(&error));
     }
 
-    let logs = String::from_utf8(captured.0.lock().map(|b| b.clone()).unwrap_or_default())?;
+    let logs = captured.text();
     assert!(
         logs.contains("storefront_request"),
         "spans were captured at TRACE"

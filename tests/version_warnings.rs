@@ -1,0 +1,65 @@
+//! The client warns, once, when the storefront serves another API version than
+//! requested or reports a deprecation.
+
+mod common;
+
+use common::{Captured, EMAIL, NAME, PASSWORD};
+use storefront_token::mock::MockStorefront;
+use storefront_token::{Password, StorefrontClient};
+
+#[tokio::test(flavor = "current_thread")]
+async fn version_mismatch_and_deprecation_warn_once() -> Result<(), Box<dyn std::error::Error>> {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // current_thread: the mock and the client run on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let shop = MockStorefront::builder()
+        .demo_customer(EMAIL, PASSWORD, NAME)
+        .api_version_header("2025-01")
+        .deprecated_reason("customerAccessTokenCreate is for legacy customer accounts")
+        .build()
+        .await?;
+    let client = StorefrontClient::builder()
+        .endpoint(shop.endpoint())
+        .public_token(shop.public_token())
+        .build()?;
+    let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
+    client.renew_token(token.access_token()).await?;
+
+    let logs = captured.text();
+    assert_eq!(logs.matches("another api version").count(), 1, "{logs}");
+    assert!(
+        logs.contains("requested=2026-04") && logs.contains("served=\"2025-01\""),
+        "{logs}"
+    );
+    assert_eq!(logs.matches("deprecated api").count(), 1, "{logs}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_matching_version_is_silent() -> Result<(), Box<dyn std::error::Error>> {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let shop = MockStorefront::builder()
+        .demo_customer(EMAIL, PASSWORD, NAME)
+        .build()
+        .await?;
+    let client = StorefrontClient::builder()
+        .endpoint(shop.endpoint())
+        .public_token(shop.public_token())
+        .build()?;
+    client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
+    assert_eq!(captured.text(), "");
+    Ok(())
+}
