@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use graphql_client::GraphQLQuery;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -19,6 +18,7 @@ use crate::error::{
 use crate::operations::customer_access_token_renew as renew;
 use crate::operations::{
     self, customer, customer_access_token_create as create, customer_access_token_delete as delete,
+    encode,
 };
 use crate::transport::{scrub, Decoded, Request, ResponseMeta, Transport};
 use crate::{
@@ -303,20 +303,6 @@ impl StorefrontClient {
         }
         Ok(CustomerAccessToken::new(token, expires_at))
     }
-}
-
-/// Serialises an operation's request body, then zeroes the copy of the secrets
-/// the variables held. Serialising these generated structs (strings only) into a
-/// `Vec` cannot fail; were it to, the empty body would be refused by the
-/// storefront rather than panic here.
-fn encode<Q: GraphQLQuery>(variables: Q::Variables) -> Zeroizing<Vec<u8>>
-where
-    Q::Variables: Zeroize,
-{
-    let mut body = Q::build_query(variables);
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    body.variables.zeroize();
-    Zeroizing::new(bytes)
 }
 
 fn malformed(operation: Operation, kind: MalformedKind, meta: &ResponseMeta) -> Error {
