@@ -172,13 +172,16 @@ impl StorefrontClient {
     /// answers with `userErrors`; [`ErrorKind::MalformedResponse`] when the new
     /// `expiresAt` is not in the future; and the errors every call can return.
     pub async fn renew_token(&self, token: &AccessToken) -> Result<CustomerAccessToken, Error> {
-        let body = encode::<operations::CustomerAccessTokenRenew>(renew::Variables {
-            customer_access_token: token.expose_secret().to_owned(),
-        });
-        let secrets = [token.expose_secret()];
         let Decoded { data, meta } = self
-            .execute::<renew::ResponseData>(Operation::Renew, body, &secrets, Some(token))
+            .execute_with_token::<operations::CustomerAccessTokenRenew>(
+                Operation::Renew,
+                token,
+                |customer_access_token| renew::Variables {
+                    customer_access_token,
+                },
+            )
             .await?;
+        let secrets = [token.expose_secret()];
         let payload = data
             .customer_access_token_renew
             .ok_or_else(|| malformed(Operation::Renew, MalformedKind::MissingPayload, &meta))?;
@@ -212,13 +215,16 @@ impl StorefrontClient {
     /// example, the token was already deleted or has expired), and the errors every
     /// call can return.
     pub async fn delete_token(&self, token: &AccessToken) -> Result<(), Error> {
-        let body = encode::<operations::CustomerAccessTokenDelete>(delete::Variables {
-            customer_access_token: token.expose_secret().to_owned(),
-        });
-        let secrets = [token.expose_secret()];
         let Decoded { data, meta } = self
-            .execute::<delete::ResponseData>(Operation::Delete, body, &secrets, Some(token))
+            .execute_with_token::<operations::CustomerAccessTokenDelete>(
+                Operation::Delete,
+                token,
+                |customer_access_token| delete::Variables {
+                    customer_access_token,
+                },
+            )
             .await?;
+        let secrets = [token.expose_secret()];
         let mut payload = data
             .customer_access_token_delete
             .ok_or_else(|| malformed(Operation::Delete, MalformedKind::MissingPayload, &meta))?;
@@ -248,13 +254,16 @@ impl StorefrontClient {
     /// [`ErrorKind::TokenRejected`] (with no user errors) when Shopify finds no
     /// customer for the token, and the errors every call can return.
     pub async fn customer(&self, token: &AccessToken) -> Result<Customer, Error> {
-        let body = encode::<operations::Customer>(customer::Variables {
-            customer_access_token: token.expose_secret().to_owned(),
-        });
-        let secrets = [token.expose_secret()];
         let Decoded { data, meta } = self
-            .execute::<customer::ResponseData>(Operation::Customer, body, &secrets, Some(token))
+            .execute_with_token::<operations::Customer>(
+                Operation::Customer,
+                token,
+                |customer_access_token| customer::Variables {
+                    customer_access_token,
+                },
+            )
             .await?;
+        let secrets = [token.expose_secret()];
         match data.customer {
             Some(found) => Ok(Customer {
                 id: found.id,
@@ -268,6 +277,22 @@ impl StorefrontClient {
                 meta,
             )),
         }
+    }
+
+    /// Sends an operation whose only variable is the customer token.
+    async fn execute_with_token<Q>(
+        &self,
+        operation: Operation,
+        token: &AccessToken,
+        variables: impl FnOnce(String) -> Q::Variables,
+    ) -> Result<Decoded<Q::ResponseData>, Error>
+    where
+        Q: operations::Document,
+        Q::Variables: Zeroize,
+    {
+        let body = encode::<Q>(variables(token.expose_secret().to_owned()));
+        self.execute(operation, body, &[token.expose_secret()], Some(token))
+            .await
     }
 
     async fn execute<D: serde::de::DeserializeOwned>(

@@ -3,21 +3,13 @@
 
 mod common;
 
-use common::{Captured, EMAIL, NAME, PASSWORD};
+use common::{EMAIL, NAME, PASSWORD};
 use storefront_token::mock::MockStorefront;
 use storefront_token::{Password, StorefrontClient};
 
 #[tokio::test(flavor = "current_thread")]
 async fn version_mismatch_and_deprecation_warn_once() -> Result<(), Box<dyn std::error::Error>> {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    // current_thread: the mock and the client run on this thread, under this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = common::capture_logs(tracing::Level::WARN);
 
     let shop = MockStorefront::builder()
         .demo_customer(EMAIL, PASSWORD, NAME)
@@ -44,13 +36,7 @@ async fn version_mismatch_and_deprecation_warn_once() -> Result<(), Box<dyn std:
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_matching_version_is_silent() -> Result<(), Box<dyn std::error::Error>> {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = common::capture_logs(tracing::Level::WARN);
     let shop = MockStorefront::builder()
         .demo_customer(EMAIL, PASSWORD, NAME)
         .build()

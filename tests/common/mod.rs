@@ -88,3 +88,16 @@ impl Write for Captured {
         Ok(())
     }
 }
+
+/// Captures `tracing` output at `level` and below on this thread until the guard
+/// drops. With a current-thread runtime, the mock and the client run here too.
+pub fn capture_logs(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
