@@ -98,6 +98,15 @@ impl StorefrontClient {
         self.inner.transport.endpoint.as_str()
     }
 
+    /// The storefront's clock minus ours, estimated from the `Date` header of
+    /// recent responses (the median of the last 15 distinct values); `None` before
+    /// the first response. Expiries are in the storefront's time: the renewal
+    /// engine uses this to compare them with our clock.
+    #[must_use]
+    pub fn server_clock_offset(&self) -> Option<chrono::TimeDelta> {
+        self.inner.transport.server_clock.offset()
+    }
+
     /// The API version requested.
     #[must_use]
     pub fn api_version(&self) -> &str {
@@ -543,6 +552,7 @@ impl StorefrontClientBuilder {
                     api_version,
                     retry: self.retry,
                     clock: self.clock,
+                    server_clock: crate::skew::ServerClock::default(),
                     warned_version: AtomicBool::new(false),
                     warned_deprecation: AtomicBool::new(false),
                 },

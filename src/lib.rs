@@ -74,8 +74,10 @@ mod endpoint;
 pub mod error;
 mod operation;
 mod operations;
+pub mod renewal;
 mod retry;
 mod secret;
+mod skew;
 mod token;
 mod transport;
 

@@ -70,6 +70,7 @@ pub(crate) struct Transport {
     pub(crate) api_version: String,
     pub(crate) retry: RetryPolicy,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) server_clock: crate::skew::ServerClock,
     pub(crate) warned_version: AtomicBool,
     pub(crate) warned_deprecation: AtomicBool,
 }
@@ -175,6 +176,9 @@ impl Transport {
             .map_err(|error| fail(ErrorKind::Transport(transport_error(error))))?;
 
         let headers = response.headers();
+        if let Some(date) = headers.get(reqwest::header::DATE) {
+            self.server_clock.observe(date, self.clock.now());
+        }
         let meta = ResponseMeta {
             request_id: headers.get(&REQUEST_ID).cloned(),
         };

@@ -1,0 +1,1141 @@
+//! The renewal engine: one driver task holding every token on one [`Schedule`],
+//! a bounded pool of renewals behind a rate limit, a store, and events.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::credential::Renewable;
+use super::events::{EventReceiver, RenewalEvent};
+use super::policy::RenewalPolicy;
+use super::schedule::{Entry, Phase, Schedule, Slot};
+use super::store::{MemoryStore, PutOutcome, StoreError, TokenStore};
+use super::TokenId;
+use crate::clock::{Clock, SystemClock};
+
+/// Events held for slow receivers before they are told they lagged.
+const DEFAULT_EVENT_CAPACITY: usize = 16 * 1024;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+type ReloginFn<C> = Arc<dyn Fn(TokenId) -> BoxFuture<Option<C>> + Send + Sync>;
+type StorePut<C> =
+    Arc<dyn Fn(TokenId, C, DateTime<Utc>) -> BoxFuture<Result<u64, StoreError>> + Send + Sync>;
+type StoreDelete = Arc<dyn Fn(TokenId) -> BoxFuture<Result<(), StoreError>> + Send + Sync>;
+
+/// Keeps any number of expiring credentials alive. Build it with
+/// [`builder`](Self::builder), then [`start`](Self::start) it.
+pub struct RenewalEngine<R: Renewable, S = MemoryStore<<R as Renewable>::Credential>> {
+    renewer: Arc<R>,
+    store: Arc<S>,
+    policy: RenewalPolicy,
+    clock: Arc<dyn Clock>,
+    relogin: Option<ReloginFn<R::Credential>>,
+    event_capacity: usize,
+}
+
+/// Configures a [`RenewalEngine`].
+#[must_use]
+pub struct RenewalEngineBuilder<R: Renewable, S> {
+    engine: RenewalEngine<R, S>,
+}
+
+impl<R: Renewable> RenewalEngine<R> {
+    /// A builder renewing through `renewer`, with an in-memory store, the default
+    /// policy and the system clock.
+    pub fn builder(renewer: R) -> RenewalEngineBuilder<R, MemoryStore<R::Credential>> {
+        RenewalEngineBuilder {
+            engine: RenewalEngine {
+                renewer: Arc::new(renewer),
+                store: Arc::new(MemoryStore::new()),
+                policy: RenewalPolicy::default(),
+                clock: Arc::new(SystemClock),
+                relogin: None,
+                event_capacity: DEFAULT_EVENT_CAPACITY,
+            },
+        }
+    }
+}
+
+impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngineBuilder<R, S> {
+    /// Where tokens are persisted (default: in memory).
+    pub fn store<T: TokenStore<R::Credential>>(self, store: Arc<T>) -> RenewalEngineBuilder<R, T> {
+        let engine = self.engine;
+        RenewalEngineBuilder {
+            engine: RenewalEngine {
+                renewer: engine.renewer,
+                store,
+                policy: engine.policy,
+                clock: engine.clock,
+                relogin: engine.relogin,
+                event_capacity: engine.event_capacity,
+            },
+        }
+    }
+
+    /// When to renew, how to retry, how fast to start renewals.
+    pub fn policy(mut self, policy: RenewalPolicy) -> Self {
+        self.engine.policy = policy;
+        self
+    }
+
+    /// Where wall-clock time and sleeping come from (default: the system clock and
+    /// the tokio timer).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.engine.clock = Arc::new(clock);
+        self
+    }
+
+    /// Called when a token has expired or was rejected: return a fresh credential
+    /// (for a Storefront token, from `customerAccessTokenCreate`) or `None`.
+    pub fn relogin<F, Fut>(mut self, relogin: F) -> Self
+    where
+        F: Fn(TokenId) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<R::Credential>> + Send + 'static,
+    {
+        self.engine.relogin = Some(Arc::new(move |id| Box::pin(relogin(id))));
+        self
+    }
+
+    /// Events held for slow receivers before they lag (default 16,384).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.engine.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// The engine, ready to [`start`](RenewalEngine::start).
+    #[must_use]
+    pub fn build(self) -> RenewalEngine<R, S> {
+        self.engine
+    }
+}
+
+impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
+    /// Loads every stored token and starts the driver task on the current tokio
+    /// runtime. Overdue tokens drain through the rate limit; tokens that have
+    /// already expired are announced as [`RenewalEvent::Expired`] without a request.
+    ///
+    /// The driver stops when the last [`RenewalHandle`] is dropped or on
+    /// [`RenewalHandle::shutdown`], after the renewals in flight have finished.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store cannot be loaded.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start(self) -> Result<RenewalHandle<R::Credential>, StoreError> {
+        let stored = self.store.load_all().await?;
+        let (events, _) = broadcast::channel(self.event_capacity);
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let store_put: StorePut<R::Credential> = {
+            let store = Arc::clone(&self.store);
+            Arc::new(move |id, credential, issued_at| {
+                let store = Arc::clone(&store);
+                Box::pin(async move {
+                    match store.put(&id, &credential, issued_at, None).await? {
+                        PutOutcome::Stored { version } => Ok(version),
+                        PutOutcome::Conflict { current } => Ok(current.version),
+                    }
+                })
+            })
+        };
+        let store_delete: StoreDelete = {
+            let store = Arc::clone(&self.store);
+            Arc::new(move |id| {
+                let store = Arc::clone(&store);
+                Box::pin(async move { store.delete(&id).await })
+            })
+        };
+        let mut driver = Driver {
+            now: Now {
+                clock: Arc::clone(&self.clock),
+                renewer: Arc::clone(&self.renewer),
+            },
+            renewer: self.renewer,
+            store: self.store,
+            policy: self.policy,
+            relogin: self.relogin,
+            schedule: Schedule::default(),
+            in_flight: JoinSet::new(),
+            waiters: HashMap::new(),
+            watchers: HashMap::new(),
+            events: events.clone(),
+            commands: receiver,
+            next_start: Instant::now(),
+            last_look: (self.clock.now(), Instant::now()),
+            skew_warned: false,
+        };
+        for (id, token) in stored {
+            driver.hold(id, token.credential, token.issued_at, token.version);
+        }
+        let task = tokio::spawn(driver.run());
+        Ok(RenewalHandle {
+            commands,
+            events,
+            store_put,
+            store_delete,
+            clock: self.clock,
+            task: Arc::new(TaskGuard(std::sync::Mutex::new(Some(task)))),
+        })
+    }
+}
+
+/// Where a held token stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenState {
+    /// Waiting for its next renewal.
+    Scheduled,
+    /// A renewal or re-login is running.
+    Renewing,
+    /// Expired before it could be renewed; only a new login helps.
+    Expired,
+    /// Refused by the server; only a new login helps.
+    Rejected,
+}
+
+/// A held token and its schedule.
+#[derive(Clone)]
+pub struct TokenStatus<C> {
+    credential: C,
+    state: TokenState,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    next_renewal_at: Option<DateTime<Utc>>,
+    failures: u32,
+}
+
+impl<C> TokenStatus<C> {
+    /// The current credential (check [`state`](Self::state) before using it).
+    pub fn credential(&self) -> &C {
+        &self.credential
+    }
+    /// Where the token stands.
+    pub fn state(&self) -> TokenState {
+        self.state
+    }
+    /// When the current credential was issued or renewed (server time).
+    pub fn issued_at(&self) -> DateTime<Utc> {
+        self.issued_at
+    }
+    /// When the current credential expires (server time).
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+    /// When the next renewal attempt is due (server time), if one is scheduled.
+    pub fn next_renewal_at(&self) -> Option<DateTime<Utc>> {
+        self.next_renewal_at
+    }
+    /// Failed attempts in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+impl<C> fmt::Debug for TokenStatus<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenStatus")
+            .field("state", &self.state)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("next_renewal_at", &self.next_renewal_at)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the engine could not hand out a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenewalErrorKind {
+    /// No token is held under that id.
+    NotFound,
+    /// The token has expired; only a new login helps.
+    Expired,
+    /// The server refused the token; only a new login helps.
+    Rejected,
+    /// The renewal failed for a reason that may pass; the token is still valid
+    /// until it expires and will be retried.
+    Failed,
+    /// The store refused the write.
+    Store,
+    /// The engine has stopped.
+    Stopped,
+}
+
+/// Why the engine could not hand out or renew a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct RenewalError {
+    kind: RenewalErrorKind,
+    reason: String,
+}
+
+impl RenewalError {
+    pub(crate) fn from_kind(kind: RenewalErrorKind) -> Self {
+        Self::new(kind, "")
+    }
+
+    fn new(kind: RenewalErrorKind, reason: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &RenewalErrorKind {
+        &self.kind
+    }
+
+    /// Whether only a new login can help.
+    #[must_use]
+    pub fn must_log_in_again(&self) -> bool {
+        matches!(
+            self.kind,
+            RenewalErrorKind::Expired | RenewalErrorKind::Rejected
+        )
+    }
+
+    fn describe(&self) -> String {
+        let what = match self.kind {
+            RenewalErrorKind::NotFound => "no token is held under that id",
+            RenewalErrorKind::Expired => "the token has expired; the customer must log in again",
+            RenewalErrorKind::Rejected => "the token was rejected; the customer must log in again",
+            RenewalErrorKind::Failed => "the renewal failed",
+            RenewalErrorKind::Store => "the token store failed",
+            RenewalErrorKind::Stopped => "the renewal engine has stopped",
+        };
+        if self.reason.is_empty() {
+            what.to_owned()
+        } else {
+            format!("{what}: {}", self.reason)
+        }
+    }
+}
+
+impl From<StoreError> for RenewalError {
+    fn from(error: StoreError) -> Self {
+        RenewalError::new(RenewalErrorKind::Store, error_chain(&error))
+    }
+}
+
+/// A handle on a running [`RenewalEngine`]. Cheap to clone; the engine stops when
+/// the last one is dropped.
+pub struct RenewalHandle<C> {
+    commands: mpsc::UnboundedSender<Command<C>>,
+    events: broadcast::Sender<RenewalEvent>,
+    store_put: StorePut<C>,
+    store_delete: StoreDelete,
+    clock: Arc<dyn Clock>,
+    task: Arc<TaskGuard>,
+}
+
+impl<C> Clone for RenewalHandle<C> {
+    fn clone(&self) -> Self {
+        Self {
+            commands: self.commands.clone(),
+            events: self.events.clone(),
+            store_put: Arc::clone(&self.store_put),
+            store_delete: Arc::clone(&self.store_delete),
+            clock: Arc::clone(&self.clock),
+            task: Arc::clone(&self.task),
+        }
+    }
+}
+
+impl<C> fmt::Debug for RenewalHandle<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RenewalHandle")
+            .field("running", &!self.commands.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+struct TaskGuard(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
+
+enum Command<C> {
+    Hold {
+        id: TokenId,
+        credential: C,
+        issued_at: DateTime<Utc>,
+        version: u64,
+        reply: oneshot::Sender<()>,
+    },
+    Forget {
+        id: TokenId,
+    },
+    Status {
+        id: TokenId,
+        reply: oneshot::Sender<Option<TokenStatus<C>>>,
+    },
+    RenewNow {
+        id: TokenId,
+        reply: oneshot::Sender<Result<C, RenewalError>>,
+    },
+    Watch {
+        id: TokenId,
+        reply: oneshot::Sender<Option<watch::Receiver<Option<C>>>>,
+    },
+    Len {
+        reply: oneshot::Sender<usize>,
+    },
+    Shutdown,
+}
+
+impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
+    /// Holds `credential` under `id` (replacing any token held there), stores it,
+    /// and schedules its renewal. `issued_at` is when it was issued, in server time
+    /// (default: now); the schedule is based on the lifetime from then.
+    ///
+    /// # Errors
+    ///
+    /// [`RenewalErrorKind::Store`] if the store refuses it,
+    /// [`RenewalErrorKind::Stopped`] if the engine has stopped.
+    pub async fn add(
+        &self,
+        id: TokenId,
+        credential: C,
+        issued_at: Option<DateTime<Utc>>,
+    ) -> Result<(), RenewalError> {
+        let issued_at = issued_at.unwrap_or_else(|| self.clock.now());
+        let version = (self.store_put)(id.clone(), credential.clone(), issued_at).await?;
+        self.ask(|reply| Command::Hold {
+            id,
+            credential,
+            issued_at,
+            version,
+            reply,
+        })
+        .await
+    }
+
+    /// Stops renewing `id` and deletes it from the store.
+    ///
+    /// # Errors
+    ///
+    /// [`RenewalErrorKind::Store`] if the store refuses the delete (the token is
+    /// forgotten in memory all the same).
+    pub async fn remove(&self, id: &TokenId) -> Result<(), RenewalError> {
+        let _ = self.commands.send(Command::Forget { id: id.clone() });
+        (self.store_delete)(id.clone()).await?;
+        Ok(())
+    }
+
+    /// The token held under `id` and its schedule; `None` if none is held (or the
+    /// engine has stopped).
+    pub async fn status(&self, id: &TokenId) -> Option<TokenStatus<C>> {
+        self.ask(|reply| Command::Status {
+            id: id.clone(),
+            reply,
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// A credential that has not expired, without waiting for any renewal.
+    ///
+    /// # Errors
+    ///
+    /// [`RenewalErrorKind::NotFound`], [`RenewalErrorKind::Expired`],
+    /// [`RenewalErrorKind::Rejected`], or [`RenewalErrorKind::Stopped`].
+    pub async fn valid(&self, id: &TokenId) -> Result<C, RenewalError> {
+        let status = self
+            .ask(|reply| Command::Status {
+                id: id.clone(),
+                reply,
+            })
+            .await?
+            .ok_or_else(|| RenewalError::new(RenewalErrorKind::NotFound, ""))?;
+        match status.state {
+            TokenState::Rejected => Err(RenewalError::new(RenewalErrorKind::Rejected, "")),
+            TokenState::Expired => Err(RenewalError::new(RenewalErrorKind::Expired, "")),
+            TokenState::Scheduled | TokenState::Renewing
+                if status.expires_at <= self.clock.now() =>
+            {
+                Err(RenewalError::new(RenewalErrorKind::Expired, ""))
+            }
+            TokenState::Scheduled | TokenState::Renewing => Ok(status.credential),
+        }
+    }
+
+    /// Renews `id` now and returns the renewed credential. Concurrent calls for the
+    /// same token, and a renewal already running, share one request.
+    ///
+    /// # Errors
+    ///
+    /// [`RenewalErrorKind::Failed`] (still valid, retried later),
+    /// [`RenewalErrorKind::Rejected`] or [`RenewalErrorKind::Expired`] (log in
+    /// again), [`RenewalErrorKind::NotFound`], [`RenewalErrorKind::Stopped`].
+    pub async fn renew_now(&self, id: &TokenId) -> Result<C, RenewalError> {
+        self.ask(|reply| Command::RenewNow {
+            id: id.clone(),
+            reply,
+        })
+        .await?
+    }
+
+    /// A channel that always holds the current credential of `id` (`None` once it
+    /// has expired, been rejected or removed); `None` if no token is held there.
+    pub async fn watch(&self, id: &TokenId) -> Option<watch::Receiver<Option<C>>> {
+        self.ask(|reply| Command::Watch {
+            id: id.clone(),
+            reply,
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// How many tokens are held.
+    pub async fn len(&self) -> usize {
+        self.ask(|reply| Command::Len { reply }).await.unwrap_or(0)
+    }
+
+    /// Whether no token is held.
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
+    }
+
+    /// A receiver of every event from now on.
+    #[must_use]
+    pub fn events(&self) -> EventReceiver {
+        EventReceiver::new(self.events.subscribe())
+    }
+
+    /// Stops starting renewals, waits for those in flight to finish, and stops the
+    /// engine.
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+        let task = self.task.0.lock().ok().and_then(|mut task| task.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command<C>,
+    ) -> Result<T, RenewalError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| RenewalError::new(RenewalErrorKind::Stopped, ""))?;
+        answer
+            .await
+            .map_err(|_| RenewalError::new(RenewalErrorKind::Stopped, ""))
+    }
+}
+
+/// The engine's notion of now: the wall clock, shifted into the server's time by
+/// the renewer's estimate of the offset.
+struct Now<R> {
+    clock: Arc<dyn Clock>,
+    renewer: Arc<R>,
+}
+
+impl<R: Renewable> Now<R> {
+    fn server(&self) -> DateTime<Utc> {
+        self.clock.now()
+            + self
+                .renewer
+                .server_clock_offset()
+                .unwrap_or(TimeDelta::zero())
+    }
+}
+
+/// What a renewal task reports back.
+struct Completion<C> {
+    slot: Slot,
+    generation: u32,
+    outcome: Outcome<C>,
+}
+
+enum Outcome<C> {
+    Renewed {
+        credential: C,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<C>, StoreError>,
+    },
+    Failed {
+        rejected: bool,
+        reason: String,
+    },
+    LoggedIn {
+        credential: C,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<C>, StoreError>,
+    },
+    NoLogin,
+}
+
+struct Driver<R: Renewable, S> {
+    now: Now<R>,
+    renewer: Arc<R>,
+    store: Arc<S>,
+    policy: RenewalPolicy,
+    relogin: Option<ReloginFn<R::Credential>>,
+    schedule: Schedule<R::Credential>,
+    in_flight: JoinSet<Completion<R::Credential>>,
+    waiters: HashMap<Slot, Vec<oneshot::Sender<Result<R::Credential, RenewalError>>>>,
+    watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
+    events: broadcast::Sender<RenewalEvent>,
+    commands: mpsc::UnboundedReceiver<Command<R::Credential>>,
+    /// The rate limit: no renewal starts before this instant.
+    next_start: Instant,
+    /// Wall-clock and monotonic time at the last look, to notice jumps.
+    last_look: (DateTime<Utc>, Instant),
+    skew_warned: bool,
+}
+
+impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
+    async fn run(mut self) {
+        let mut stopping = false;
+        loop {
+            self.look_at_the_clock();
+            if !stopping {
+                self.start_due_renewals();
+            }
+            if stopping && self.in_flight.is_empty() {
+                break;
+            }
+            let wait = self.time_to_next_wake();
+            tokio::select! {
+                biased;
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    if let Ok(completion) = done {
+                        self.complete(completion);
+                    }
+                }
+                command = self.commands.recv(), if !stopping => match command {
+                    Some(Command::Shutdown) | None => stopping = true,
+                    Some(command) => self.command(command),
+                },
+                () = self.now.clock.sleep(wait) => {}
+            }
+        }
+        for (_, waiters) in self.waiters.drain() {
+            for waiter in waiters {
+                let _ = waiter.send(Err(RenewalError::new(RenewalErrorKind::Stopped, "")));
+            }
+        }
+    }
+
+    fn emit(&self, event: RenewalEvent) {
+        // No receiver is not an error: events are optional.
+        let _ = self.events.send(event);
+    }
+
+    /// Notices wall-clock jumps (suspend, a set clock) and a skewed server clock.
+    fn look_at_the_clock(&mut self) {
+        let (wall, mono) = (self.now.clock.now(), Instant::now());
+        let (last_wall, last_mono) = self.last_look;
+        let monotonic = TimeDelta::from_std(mono - last_mono).unwrap_or(TimeDelta::MAX);
+        let jump = (wall - last_wall) - monotonic;
+        if jump.abs() > TimeDelta::from_std(self.policy.jump_threshold()).unwrap_or(TimeDelta::MAX)
+        {
+            tracing::warn!(
+                jump_ms = jump.num_milliseconds(),
+                "wall clock jumped; re-examining due renewals"
+            );
+            self.emit(RenewalEvent::ClockJump { jump });
+        }
+        self.last_look = (wall, mono);
+        if let Some(offset) = self.renewer.server_clock_offset() {
+            let beyond = offset.abs()
+                > TimeDelta::from_std(self.policy.skew_warning()).unwrap_or(TimeDelta::MAX);
+            if beyond && !self.skew_warned {
+                tracing::warn!(
+                    offset_ms = offset.num_milliseconds(),
+                    "the server's clock differs from ours"
+                );
+                self.emit(RenewalEvent::ClockSkew { offset });
+            }
+            self.skew_warned = beyond;
+        }
+    }
+
+    fn time_to_next_wake(&mut self) -> Duration {
+        let heartbeat = self.policy.heartbeat();
+        if self.in_flight.len() >= self.policy.max_in_flight() {
+            return heartbeat; // a completion wakes us first
+        }
+        let Some((due_ms, _)) = self.schedule.next_due() else {
+            return heartbeat;
+        };
+        let until_due = Duration::from_millis(
+            u64::try_from(due_ms - self.now.server().timestamp_millis()).unwrap_or(0),
+        );
+        let until_start = self.next_start.saturating_duration_since(Instant::now());
+        until_due.max(until_start).min(heartbeat)
+    }
+
+    fn start_due_renewals(&mut self) {
+        let now = self.now.server();
+        let now_ms = now.timestamp_millis();
+        while self.in_flight.len() < self.policy.max_in_flight() {
+            let Some((due_ms, slot)) = self.schedule.next_due() else {
+                break;
+            };
+            if due_ms > now_ms {
+                break;
+            }
+            let expired = self
+                .schedule
+                .entry(slot)
+                .is_none_or(|entry| entry.expires_at_ms <= now_ms);
+            if expired {
+                self.schedule.pop_due(now_ms);
+                self.expire(slot);
+                continue;
+            }
+            if Instant::now() < self.next_start {
+                break;
+            }
+            self.schedule.pop_due(now_ms);
+            self.start_renewal(slot);
+        }
+    }
+
+    fn take_start_slot(&mut self) {
+        let now = Instant::now();
+        self.next_start = self.next_start.max(now) + self.policy.start_interval();
+    }
+
+    fn start_renewal(&mut self, slot: Slot) {
+        self.take_start_slot();
+        self.schedule.unschedule(slot, Phase::InFlight);
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        let (generation, version, previous_expiry) =
+            (entry.generation, entry.version, entry.expires_at_ms);
+        let (id, credential) = (entry.id.clone(), entry.credential.clone());
+        let renewer = Arc::clone(&self.renewer);
+        let store = Arc::clone(&self.store);
+        let now = Now {
+            clock: Arc::clone(&self.now.clock),
+            renewer: Arc::clone(&self.renewer),
+        };
+        self.in_flight.spawn(async move {
+            let outcome = match renewer.renew(&credential).await {
+                Err(error) => Outcome::Failed {
+                    rejected: renewer.is_rejected(&error),
+                    reason: error_chain(&error),
+                },
+                Ok(renewed) => {
+                    let issued_at = now.server();
+                    let expires_ms = renewer.expires_at(&renewed).timestamp_millis();
+                    if expires_ms <= issued_at.timestamp_millis() || expires_ms <= previous_expiry {
+                        Outcome::Failed {
+                            rejected: false,
+                            reason:
+                                "the renewal returned an expiry that is not after the previous one"
+                                    .to_owned(),
+                        }
+                    } else {
+                        let stored = store.put(&id, &renewed, issued_at, Some(version)).await;
+                        Outcome::Renewed {
+                            credential: renewed,
+                            issued_at,
+                            stored,
+                        }
+                    }
+                }
+            };
+            Completion {
+                slot,
+                generation,
+                outcome,
+            }
+        });
+    }
+
+    fn start_relogin(&mut self, slot: Slot) {
+        let Some(relogin) = self.relogin.clone() else {
+            return;
+        };
+        self.schedule.unschedule(slot, Phase::InFlight);
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
+        let store = Arc::clone(&self.store);
+        let now = Now {
+            clock: Arc::clone(&self.now.clock),
+            renewer: Arc::clone(&self.renewer),
+        };
+        self.in_flight.spawn(async move {
+            let outcome = match relogin(id.clone()).await {
+                None => Outcome::NoLogin,
+                Some(credential) => {
+                    let issued_at = now.server();
+                    let stored = store.put(&id, &credential, issued_at, Some(version)).await;
+                    Outcome::LoggedIn {
+                        credential,
+                        issued_at,
+                        stored,
+                    }
+                }
+            };
+            Completion {
+                slot,
+                generation,
+                outcome,
+            }
+        });
+    }
+
+    fn complete(&mut self, completion: Completion<R::Credential>) {
+        let Completion {
+            slot,
+            generation,
+            outcome,
+        } = completion;
+        // The token was replaced or removed while the renewal ran: its result is moot.
+        if self
+            .schedule
+            .entry(slot)
+            .is_none_or(|entry| entry.generation != generation)
+        {
+            return;
+        }
+        match outcome {
+            Outcome::Renewed {
+                credential,
+                issued_at,
+                stored,
+            } => self.renewed(slot, credential, issued_at, stored, false),
+            Outcome::LoggedIn {
+                credential,
+                issued_at,
+                stored,
+            } => self.renewed(slot, credential, issued_at, stored, true),
+            Outcome::Failed { rejected, reason } => self.failed(slot, rejected, reason),
+            Outcome::NoLogin => {
+                if let Some(entry) = self.schedule.entry_mut(slot) {
+                    entry.phase = Phase::Dead;
+                }
+            }
+        }
+    }
+
+    fn renewed(
+        &mut self,
+        slot: Slot,
+        credential: R::Credential,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<R::Credential>, StoreError>,
+        logged_in: bool,
+    ) {
+        let Some(id) = self.schedule.entry(slot).map(|entry| entry.id.clone()) else {
+            return;
+        };
+        let (credential, issued_at, version, event) = match stored {
+            Ok(PutOutcome::Stored { version }) => {
+                let expires_at = self.renewer.expires_at(&credential);
+                let event = if logged_in {
+                    RenewalEvent::LoggedInAgain {
+                        id: id.clone(),
+                        expires_at,
+                    }
+                } else {
+                    RenewalEvent::Renewed {
+                        id: id.clone(),
+                        expires_at,
+                    }
+                };
+                (credential, issued_at, Some(version), event)
+            }
+            Ok(PutOutcome::Conflict { current }) => {
+                let expires_at = self.renewer.expires_at(&current.credential);
+                let event = RenewalEvent::AdoptedFromStore {
+                    id: id.clone(),
+                    expires_at,
+                };
+                (
+                    current.credential,
+                    current.issued_at,
+                    Some(current.version),
+                    event,
+                )
+            }
+            Err(error) => {
+                self.emit(RenewalEvent::StoreFailed {
+                    id: id.clone(),
+                    reason: error_chain(&error),
+                });
+                let expires_at = self.renewer.expires_at(&credential);
+                (
+                    credential,
+                    issued_at,
+                    None,
+                    RenewalEvent::Renewed {
+                        id: id.clone(),
+                        expires_at,
+                    },
+                )
+            }
+        };
+        let expires_at = self.renewer.expires_at(&credential);
+        let due = self.policy.renew_at(&id, issued_at, expires_at);
+        if let Some(entry) = self.schedule.entry_mut(slot) {
+            entry.credential = credential.clone();
+            entry.issued_at_ms = issued_at.timestamp_millis();
+            entry.expires_at_ms = expires_at.timestamp_millis();
+            entry.failures = 0;
+            if let Some(version) = version {
+                entry.version = version;
+            }
+        }
+        self.schedule.schedule(slot, due.timestamp_millis());
+        self.publish(slot, Some(credential.clone()));
+        self.answer(slot, Ok(credential));
+        self.emit(event);
+    }
+
+    fn failed(&mut self, slot: Slot, rejected: bool, reason: String) {
+        let now = self.now.server();
+        let Some(entry) = self.schedule.entry_mut(slot) else {
+            return;
+        };
+        let id = entry.id.clone();
+        if rejected {
+            entry.phase = Phase::Dead;
+            entry.failures += 1;
+            self.publish(slot, None);
+            self.answer(
+                slot,
+                Err(RenewalError::new(
+                    RenewalErrorKind::Rejected,
+                    reason.clone(),
+                )),
+            );
+            self.emit(RenewalEvent::RenewalFailed {
+                id: id.clone(),
+                attempt: self.schedule.entry(slot).map_or(1, |e| e.failures),
+                next_attempt_at: None,
+                transient: false,
+                reason: reason.clone(),
+            });
+            self.emit(RenewalEvent::Rejected { id, reason });
+            self.start_relogin(slot);
+            return;
+        }
+        entry.failures += 1;
+        let attempt = entry.failures;
+        let expires_ms = entry.expires_at_ms;
+        let remaining =
+            Duration::from_millis(u64::try_from(expires_ms - now.timestamp_millis()).unwrap_or(0));
+        let delay = self.policy.retry_delay(attempt, remaining);
+        let next_ms = (now.timestamp_millis()
+            + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+        .min(expires_ms);
+        let next_attempt_at = (next_ms < expires_ms)
+            .then(|| DateTime::from_timestamp_millis(next_ms))
+            .flatten();
+        self.schedule.schedule(slot, next_ms);
+        self.answer(
+            slot,
+            Err(RenewalError::new(RenewalErrorKind::Failed, reason.clone())),
+        );
+        self.emit(RenewalEvent::RenewalFailed {
+            id,
+            attempt,
+            next_attempt_at,
+            transient: true,
+            reason,
+        });
+    }
+
+    fn expire(&mut self, slot: Slot) {
+        let Some(entry) = self.schedule.entry_mut(slot) else {
+            return;
+        };
+        entry.phase = Phase::Dead;
+        let id = entry.id.clone();
+        self.publish(slot, None);
+        self.answer(slot, Err(RenewalError::new(RenewalErrorKind::Expired, "")));
+        self.emit(RenewalEvent::Expired { id });
+        self.start_relogin(slot);
+    }
+
+    fn publish(&mut self, slot: Slot, credential: Option<R::Credential>) {
+        if let Some(watcher) = self.watchers.get(&slot) {
+            watcher.send_replace(credential);
+        }
+    }
+
+    fn answer(&mut self, slot: Slot, result: Result<R::Credential, RenewalError>) {
+        if let Some(waiters) = self.waiters.remove(&slot) {
+            for waiter in waiters {
+                let _ = waiter.send(result.clone());
+            }
+        }
+    }
+
+    /// Holds a token: due at its renewal point, or now if that has passed (the rate
+    /// limit spreads the overdue ones); an expired one is announced when reached.
+    fn hold(
+        &mut self,
+        id: TokenId,
+        credential: R::Credential,
+        issued_at: DateTime<Utc>,
+        version: u64,
+    ) -> Slot {
+        let expires_at = self.renewer.expires_at(&credential);
+        let due = self.policy.renew_at(&id, issued_at, expires_at);
+        let slot = self.schedule.insert(Entry {
+            id,
+            credential: credential.clone(),
+            issued_at_ms: issued_at.timestamp_millis(),
+            expires_at_ms: expires_at.timestamp_millis(),
+            due_at_ms: due.timestamp_millis(),
+            version,
+            generation: 0,
+            failures: 0,
+            phase: Phase::Waiting,
+        });
+        self.answer(
+            slot,
+            Err(RenewalError::new(
+                RenewalErrorKind::Failed,
+                "the token was replaced",
+            )),
+        );
+        self.publish(slot, Some(credential));
+        slot
+    }
+
+    fn command(&mut self, command: Command<R::Credential>) {
+        match command {
+            Command::Hold {
+                id,
+                credential,
+                issued_at,
+                version,
+                reply,
+            } => {
+                self.hold(id, credential, issued_at, version);
+                let _ = reply.send(());
+            }
+            Command::Forget { id } => {
+                if let Some((slot, _)) = self.schedule.remove(&id) {
+                    self.answer(
+                        slot,
+                        Err(RenewalError::new(
+                            RenewalErrorKind::NotFound,
+                            "the token was removed",
+                        )),
+                    );
+                    if let Some(watcher) = self.watchers.remove(&slot) {
+                        watcher.send_replace(None);
+                    }
+                }
+            }
+            Command::Status { id, reply } => {
+                let status = self
+                    .schedule
+                    .slot_of(&id)
+                    .and_then(|slot| self.status(slot));
+                let _ = reply.send(status);
+            }
+            Command::RenewNow { id, reply } => self.renew_now(&id, reply),
+            Command::Watch { id, reply } => {
+                let receiver = self.schedule.slot_of(&id).and_then(|slot| {
+                    let entry = self.schedule.entry(slot)?;
+                    let current = (entry.phase != Phase::Dead).then(|| entry.credential.clone());
+                    Some(
+                        self.watchers
+                            .entry(slot)
+                            .or_insert_with(|| watch::channel(current).0)
+                            .subscribe(),
+                    )
+                });
+                let _ = reply.send(receiver);
+            }
+            Command::Len { reply } => {
+                let _ = reply.send(self.schedule.len());
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn renew_now(
+        &mut self,
+        id: &TokenId,
+        reply: oneshot::Sender<Result<R::Credential, RenewalError>>,
+    ) {
+        let Some(slot) = self.schedule.slot_of(id) else {
+            let _ = reply.send(Err(RenewalError::new(RenewalErrorKind::NotFound, "")));
+            return;
+        };
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        match entry.phase {
+            Phase::InFlight => self.waiters.entry(slot).or_default().push(reply),
+            Phase::Dead => {
+                let kind = if entry.expires_at_ms <= self.now.server().timestamp_millis() {
+                    RenewalErrorKind::Expired
+                } else {
+                    RenewalErrorKind::Rejected
+                };
+                let _ = reply.send(Err(RenewalError::new(kind, "")));
+            }
+            Phase::Waiting => {
+                if entry.expires_at_ms <= self.now.server().timestamp_millis() {
+                    self.waiters.entry(slot).or_default().push(reply);
+                    self.expire(slot);
+                } else {
+                    self.waiters.entry(slot).or_default().push(reply);
+                    self.start_renewal(slot);
+                }
+            }
+        }
+    }
+
+    fn status(&self, slot: Slot) -> Option<TokenStatus<R::Credential>> {
+        let entry = self.schedule.entry(slot)?;
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let state = match entry.phase {
+            Phase::Waiting => TokenState::Scheduled,
+            Phase::InFlight => TokenState::Renewing,
+            Phase::Dead if entry.expires_at_ms <= self.now.server().timestamp_millis() => {
+                TokenState::Expired
+            }
+            Phase::Dead => TokenState::Rejected,
+        };
+        Some(TokenStatus {
+            credential: entry.credential.clone(),
+            state,
+            issued_at: at(entry.issued_at_ms),
+            expires_at: at(entry.expires_at_ms),
+            next_renewal_at: (entry.phase == Phase::Waiting).then(|| at(entry.due_at_ms)),
+            failures: entry.failures,
+        })
+    }
+}
+
+/// An error and its sources, as one line.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,195 @@
+//! Where tokens survive restarts: the [`TokenStore`] trait and an in-memory
+//! implementation.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use super::TokenId;
+
+/// A token as stored: the credential, when it was issued (server time; the
+/// lifetime the schedule is based on is `expires_at − issued_at`), and a version
+/// for compare-and-swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken<C> {
+    /// The credential.
+    pub credential: C,
+    /// When it was issued or last renewed, in the server's time.
+    pub issued_at: DateTime<Utc>,
+    /// Bumped by the store on every write.
+    pub version: u64,
+}
+
+/// What a compare-and-swap write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PutOutcome<C> {
+    /// Written; this is the new version.
+    Stored {
+        /// The version now stored.
+        version: u64,
+    },
+    /// Not written: the stored version is not the expected one (another replica
+    /// wrote first). This is what is stored now.
+    Conflict {
+        /// The token as currently stored.
+        current: StoredToken<C>,
+    },
+}
+
+/// A store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("token store failed: {message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// A store error with a message and, optionally, its cause.
+    pub fn new(
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source,
+        }
+    }
+}
+
+/// Persistence for the renewal engine. A renewed token is written here before
+/// the engine announces it; on start, the engine loads everything from here.
+///
+/// Implementations must make [`put`](Self::put) a compare-and-swap on the
+/// version, so that replicas sharing a store never overwrite a newer token.
+pub trait TokenStore<C>: Send + Sync + 'static {
+    /// Every stored token.
+    fn load_all(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(TokenId, StoredToken<C>)>, StoreError>> + Send;
+
+    /// One stored token.
+    fn get(
+        &self,
+        id: &TokenId,
+    ) -> impl Future<Output = Result<Option<StoredToken<C>>, StoreError>> + Send;
+
+    /// Writes `credential` if the stored version is `expected_version` (`None`:
+    /// write whatever is stored, creating the entry if needed).
+    fn put(
+        &self,
+        id: &TokenId,
+        credential: &C,
+        issued_at: DateTime<Utc>,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<PutOutcome<C>, StoreError>> + Send;
+
+    /// Forgets a token.
+    fn delete(&self, id: &TokenId) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A [`TokenStore`] in memory: for tests, single-process apps, and as a model for
+/// real implementations.
+#[derive(Debug)]
+pub struct MemoryStore<C> {
+    tokens: Mutex<HashMap<TokenId, StoredToken<C>>>,
+}
+
+impl<C> Default for MemoryStore<C> {
+    fn default() -> Self {
+        Self {
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<C: Clone> MemoryStore<C> {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many tokens are stored.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.locked(|tokens| tokens.len())
+    }
+
+    /// Whether the store is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A stored token, without going through the async trait.
+    #[must_use]
+    pub fn snapshot(&self, id: &TokenId) -> Option<StoredToken<C>> {
+        self.locked(|tokens| tokens.get(id).cloned())
+    }
+
+    fn locked<T>(&self, f: impl FnOnce(&mut HashMap<TokenId, StoredToken<C>>) -> T) -> T {
+        // A panic elsewhere while holding the lock leaves the map consistent (every
+        // write is one insert or remove), so a poisoned lock is still usable.
+        let mut guard = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> TokenStore<C> for MemoryStore<C> {
+    async fn load_all(&self) -> Result<Vec<(TokenId, StoredToken<C>)>, StoreError> {
+        Ok(self.locked(|tokens| {
+            tokens
+                .iter()
+                .map(|(id, token)| (id.clone(), token.clone()))
+                .collect()
+        }))
+    }
+
+    async fn get(&self, id: &TokenId) -> Result<Option<StoredToken<C>>, StoreError> {
+        Ok(self.snapshot(id))
+    }
+
+    async fn put(
+        &self,
+        id: &TokenId,
+        credential: &C,
+        issued_at: DateTime<Utc>,
+        expected_version: Option<u64>,
+    ) -> Result<PutOutcome<C>, StoreError> {
+        Ok(self.locked(|tokens| {
+            let current = tokens.get(id);
+            match (current, expected_version) {
+                (Some(current), Some(expected)) if current.version != expected => {
+                    PutOutcome::Conflict {
+                        current: current.clone(),
+                    }
+                }
+                _ => {
+                    let version = current.map_or(1, |current| current.version + 1);
+                    tokens.insert(
+                        id.clone(),
+                        StoredToken {
+                            credential: credential.clone(),
+                            issued_at,
+                            version,
+                        },
+                    );
+                    PutOutcome::Stored { version }
+                }
+            }
+        }))
+    }
+
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+        self.locked(|tokens| tokens.remove(id));
+        Ok(())
+    }
+}
