@@ -35,6 +35,7 @@ pub struct MockStorefrontBuilder {
     live: LiveSettings,
     start_time: Option<DateTime<Utc>>,
     frozen_clock: bool,
+    clock_source: Option<std::sync::Arc<dyn crate::Clock>>,
     customers: Vec<(String, String, String)>,
 }
 
@@ -50,6 +51,7 @@ impl Default for MockStorefrontBuilder {
             live: LiveSettings::default(),
             start_time: None,
             frozen_clock: false,
+            clock_source: None,
             customers: Vec::new(),
         }
     }
@@ -132,6 +134,15 @@ impl MockStorefrontBuilder {
         self
     }
 
+    /// Makes the mock's clock follow `clock` (moved by [`MockStorefront::advance`]
+    /// and [`MockStorefront::set_now`] relative to it), for tests that share one
+    /// simulated time between the mock and the code under test. Overrides
+    /// [`start_time`](Self::start_time) and [`frozen_clock`](Self::frozen_clock).
+    pub fn clock(mut self, clock: impl crate::Clock) -> Self {
+        self.clock_source = Some(std::sync::Arc::new(clock));
+        self
+    }
+
     /// Whether the mock's clock stands still between [`MockStorefront::advance`] and
     /// [`MockStorefront::set_now`] calls. Default `false`: it ticks with real time.
     /// A frozen clock makes `expiresAt` values exactly predictable.
@@ -203,7 +214,10 @@ impl MockStorefrontBuilder {
         let addr = listener
             .local_addr()
             .map_err(|source| MockError::Bind { addr, source })?;
-        let clock = Clock::new(self.start_time.unwrap_or_else(Utc::now), self.frozen_clock);
+        let clock = match self.clock_source {
+            Some(source) => Clock::following(source),
+            None => Clock::new(self.start_time.unwrap_or_else(Utc::now), self.frozen_clock),
+        };
         let mut state = State::new(self.live, clock);
         for (email, password, display_name) in &self.customers {
             state.add_customer(email, password, display_name);

@@ -1,5 +1,6 @@
 //! The mock's own clock: real time plus an offset that tests move.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -11,6 +12,9 @@ pub(crate) struct Clock {
     base: DateTime<Utc>,
     base_instant: Instant,
     frozen: bool,
+    /// An outside time source the mock follows (plus `offset`), such as a test's
+    /// simulated clock shared with the code under test.
+    source: Option<(Arc<dyn crate::Clock>, TimeDelta)>,
 }
 
 impl Clock {
@@ -19,10 +23,24 @@ impl Clock {
             base: start,
             base_instant: Instant::now(),
             frozen,
+            source: None,
+        }
+    }
+
+    /// A clock that follows `source`.
+    pub(crate) fn following(source: Arc<dyn crate::Clock>) -> Self {
+        Clock {
+            base: source.now(),
+            base_instant: Instant::now(),
+            frozen: false,
+            source: Some((source, TimeDelta::zero())),
         }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
+        if let Some((source, offset)) = &self.source {
+            return source.now() + *offset;
+        }
         if self.frozen {
             return self.base;
         }
@@ -30,10 +48,18 @@ impl Clock {
     }
 
     pub(crate) fn advance(&mut self, by: Duration) {
+        if let Some((_, offset)) = &mut self.source {
+            *offset += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+            return;
+        }
         self.base = add_std(self.base, by);
     }
 
     pub(crate) fn set_now(&mut self, at: DateTime<Utc>) {
+        if let Some((source, offset)) = &mut self.source {
+            *offset = at - source.now();
+            return;
+        }
         self.base = at;
         self.base_instant = Instant::now();
     }

@@ -24,6 +24,8 @@ use crate::clock::{Clock, SystemClock};
 /// Events held for slow receivers before they are told they lagged.
 const DEFAULT_EVENT_CAPACITY: usize = 16 * 1024;
 
+/// Where a `renew_now` caller waits for the shared renewal's result.
+type Reply<C> = oneshot::Sender<Result<C, RenewalError>>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 type ReloginFn<C> = Arc<dyn Fn(TokenId) -> BoxFuture<Option<C>> + Send + Sync>;
 type StorePut<C> =
@@ -381,7 +383,7 @@ enum Command<C> {
     },
     RenewNow {
         id: TokenId,
-        reply: oneshot::Sender<Result<C, RenewalError>>,
+        reply: Reply<C>,
     },
     Watch {
         id: TokenId,
@@ -588,7 +590,7 @@ struct Driver<R: Renewable, S> {
     relogin: Option<ReloginFn<R::Credential>>,
     schedule: Schedule<R::Credential>,
     in_flight: JoinSet<Completion<R::Credential>>,
-    waiters: HashMap<Slot, Vec<oneshot::Sender<Result<R::Credential, RenewalError>>>>,
+    waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
     watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
     events: broadcast::Sender<RenewalEvent>,
     commands: mpsc::UnboundedReceiver<Command<R::Credential>>,
