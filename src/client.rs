@@ -126,14 +126,18 @@ impl StorefrontClient {
         email: &str,
         password: &Password,
     ) -> Result<CustomerAccessToken, Error> {
-        let body = encode::<operations::CustomerAccessTokenCreate>(create::Variables {
-            input: create::CustomerAccessTokenCreateInput {
-                email: email.to_owned(),
-                password: password.expose_secret().to_owned(),
+        let strings_len = email.len() + password.expose_secret().len();
+        let body = encode::<operations::CustomerAccessTokenCreate>(
+            create::Variables {
+                input: create::CustomerAccessTokenCreateInput {
+                    email: email.to_owned(),
+                    password: password.expose_secret().to_owned(),
+                },
             },
-        });
+            strings_len,
+        );
         let secrets = [password.expose_secret()];
-        let Decoded { data, meta } = self
+        let Decoded { data, meta, .. } = self
             .execute::<create::ResponseData>(Operation::Create, body, &secrets, None)
             .await?;
         let payload = data
@@ -171,9 +175,11 @@ impl StorefrontClient {
     /// token's `expiresAt`; an expired token can only be replaced by a new login.
     ///
     /// Use the returned token from now on: whether Shopify returns the same string
-    /// or a new one is not documented. Transient failures are retried; if a retry
-    /// follows a renewal that succeeded unseen and Shopify rotates tokens, the
-    /// retry can come back as [`ErrorKind::TokenRejected`].
+    /// or a new one is not documented. Transient failures are retried. If an attempt
+    /// renewed the token but its response was lost (a timeout, a broken connection)
+    /// and Shopify rotates tokens, the retry comes back as
+    /// [`ErrorKind::TokenRejected`] — rightly: the old token is dead and the new one
+    /// never arrived.
     ///
     /// # Errors
     ///
@@ -181,7 +187,7 @@ impl StorefrontClient {
     /// answers with `userErrors`; [`ErrorKind::MalformedResponse`] when the new
     /// `expiresAt` is not in the future; and the errors every call can return.
     pub async fn renew_token(&self, token: &AccessToken) -> Result<CustomerAccessToken, Error> {
-        let Decoded { data, meta } = self
+        let Decoded { data, meta, .. } = self
             .execute_with_token::<operations::CustomerAccessTokenRenew>(
                 Operation::Renew,
                 token,
@@ -222,9 +228,14 @@ impl StorefrontClient {
     ///
     /// [`ErrorKind::TokenRejected`] when Shopify answers with `userErrors` (for
     /// example, the token was already deleted or has expired), and the errors every
-    /// call can return.
+    /// call can return. After a transient failure that may have reached Shopify, a
+    /// retry that finds the token gone counts as success.
     pub async fn delete_token(&self, token: &AccessToken) -> Result<(), Error> {
-        let Decoded { data, meta } = self
+        let Decoded {
+            data,
+            meta,
+            retried,
+        } = self
             .execute_with_token::<operations::CustomerAccessTokenDelete>(
                 Operation::Delete,
                 token,
@@ -241,6 +252,11 @@ impl StorefrontClient {
             echoed.zeroize();
         }
         if payload.user_errors.is_empty() {
+            Ok(())
+        } else if retried {
+            // An earlier attempt failed after it may have reached the storefront:
+            // that attempt deleted the token, and this one finds it gone.
+            tracing::debug!("token already gone after a retried delete; treating it as deleted");
             Ok(())
         } else {
             Err(token_rejected(
@@ -263,7 +279,7 @@ impl StorefrontClient {
     /// [`ErrorKind::TokenRejected`] (with no user errors) when Shopify finds no
     /// customer for the token, and the errors every call can return.
     pub async fn customer(&self, token: &AccessToken) -> Result<Customer, Error> {
-        let Decoded { data, meta } = self
+        let Decoded { data, meta, .. } = self
             .execute_with_token::<operations::Customer>(
                 Operation::Customer,
                 token,
@@ -299,7 +315,8 @@ impl StorefrontClient {
         Q: operations::Document,
         Q::Variables: Zeroize,
     {
-        let body = encode::<Q>(variables(token.expose_secret().to_owned()));
+        let secret = token.expose_secret();
+        let body = encode::<Q>(variables(secret.to_owned()), secret.len());
         self.execute(operation, body, &[token.expose_secret()], Some(token))
             .await
     }
@@ -337,6 +354,17 @@ impl StorefrontClient {
         }
         Ok(CustomerAccessToken::new(token, expires_at))
     }
+}
+
+fn endpoint_api_version(endpoint: &reqwest::Url) -> Option<String> {
+    let mut segments = endpoint.path_segments()?;
+    while let Some(segment) = segments.next() {
+        if segment == "api" {
+            let version = segments.next()?;
+            return checked_api_version(version).ok().map(str::to_owned);
+        }
+    }
+    None
 }
 
 fn malformed(operation: Operation, kind: MalformedKind, meta: &ResponseMeta) -> Error {
@@ -381,7 +409,7 @@ pub struct StorefrontClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
-    http: Option<reqwest::Client>,
+    http: Option<reqwest::ClientBuilder>,
     clock: Arc<dyn Clock>,
 }
 
@@ -427,7 +455,9 @@ impl StorefrontClientBuilder {
         self
     }
 
-    /// A full GraphQL endpoint URL, used as given (the API version is not added).
+    /// A full GraphQL endpoint URL, used as given. When its path has the form
+    /// `/api/{version}/graphql.json`, that version is the one the client reports and
+    /// expects back; otherwise [`api_version`](Self::api_version) is.
     /// Plain `http://` is accepted only for loopback hosts, such as the mock.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
@@ -466,8 +496,7 @@ impl StorefrontClientBuilder {
         self
     }
 
-    /// The time limit for connecting (default 5 s); ignored with
-    /// [`http_client`](Self::http_client).
+    /// The time limit for connecting (default 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -479,12 +508,11 @@ impl StorefrontClientBuilder {
         self
     }
 
-    /// Your own `reqwest::Client` (proxies, TLS roots, connection pool).
-    ///
-    /// The client should not follow redirects: ours refuses them so a storefront
-    /// token header is never replayed to another host.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+    /// Your own `reqwest::ClientBuilder` (proxies, TLS roots, pool settings). The
+    /// client adds its headers and connect timeout and turns redirects off, so a
+    /// storefront token or a password is never replayed to another host.
+    pub fn http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
         self
     }
 
@@ -523,31 +551,29 @@ impl StorefrontClientBuilder {
                 .into())
             }
         };
+        // An endpoint of the form …/api/{version}/graphql.json names its version;
+        // that is the one to expect back in X-Shopify-API-Version.
+        let api_version = endpoint_api_version(&endpoint).unwrap_or(api_version);
         let (headers, auth) = self.auth_headers()?;
-        let (http, per_request_headers) = match self.http {
-            Some(http) => (http, headers),
-            None => {
-                let http = reqwest::Client::builder()
-                    .default_headers(headers)
-                    .connect_timeout(self.connect_timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|error| {
-                        ConfigError::new(
-                            ConfigErrorKind::HttpClient,
-                            "the http client could not be built",
-                        )
-                        .with_source(error)
-                    })?;
-                (http, HeaderMap::new())
-            }
-        };
+        let http = self
+            .http
+            .unwrap_or_default()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| {
+                ConfigError::new(
+                    ConfigErrorKind::HttpClient,
+                    "the http client could not be built",
+                )
+                .with_source(error)
+            })?;
         Ok(StorefrontClient {
             inner: Arc::new(Inner {
                 transport: Transport {
                     http,
                     endpoint,
-                    headers: per_request_headers,
                     timeout: self.timeout,
                     api_version,
                     retry: self.retry,

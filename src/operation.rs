@@ -20,7 +20,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 4] = [
+    pub const ALL: &'static [Operation] = &[
         Operation::Create,
         Operation::Renew,
         Operation::Delete,
@@ -42,7 +42,8 @@ impl Operation {
     #[must_use]
     pub fn from_root_field(name: &str) -> Option<Operation> {
         Operation::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|op| op.root_field() == name)
     }
 }

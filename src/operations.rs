@@ -128,19 +128,26 @@ fn encode_document(query: &str, operation_name: &str) -> Vec<u8> {
     encoded
 }
 
-/// Room for the variables of our operations (a token, or an email and a
-/// password), so the buffer holding a secret is not reallocated (and the old one
+/// Room for the variables' JSON beyond their strings' own length: keys, quotes,
+/// braces. With each string counted six times over (the worst JSON escape,
+/// `\u00XX`), the buffer holding a secret is never reallocated (and the old one
 /// freed unzeroed) while it is written.
-const VARIABLES_CAPACITY: usize = 512;
+const VARIABLES_OVERHEAD: usize = 128;
+const WORST_ESCAPE: usize = 6;
 
 /// The request body `{"variables":…,"query":…,"operationName":…}`; the copy of
-/// the secrets the variables held is zeroed once written.
-pub(crate) fn encode<Q: Document>(mut variables: Q::Variables) -> Zeroizing<Vec<u8>>
+/// the secrets the variables held is zeroed once written. `strings_len` is the
+/// total length of the variables' strings.
+pub(crate) fn encode<Q: Document>(
+    mut variables: Q::Variables,
+    strings_len: usize,
+) -> Zeroizing<Vec<u8>>
 where
     Q::Variables: Zeroize,
 {
     let document = Q::encoded_document();
-    let mut body = Zeroizing::new(Vec::with_capacity(VARIABLES_CAPACITY + document.len()));
+    let capacity = VARIABLES_OVERHEAD + strings_len.saturating_mul(WORST_ESCAPE) + document.len();
+    let mut body = Zeroizing::new(Vec::with_capacity(capacity));
     body.extend_from_slice(b"{\"variables\":");
     // Serialising these generated structs (strings only) into a Vec cannot fail;
     // were it to, the storefront would refuse the cut body rather than us panic.
@@ -160,7 +167,7 @@ mod tests {
             customer_access_token: "tok\"en".to_owned(),
         };
         let ours: serde_json::Value =
-            serde_json::from_slice(&encode::<CustomerAccessTokenRenew>(variables()))
+            serde_json::from_slice(&encode::<CustomerAccessTokenRenew>(variables(), 6))
                 .unwrap_or_default();
         let theirs = serde_json::to_value(CustomerAccessTokenRenew::build_query(variables()))
             .unwrap_or_default();

@@ -10,7 +10,7 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// Default ceiling of any single backoff.
 const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Default budget for all waits of one call together.
+/// Default budget for one call, attempts and waits together.
 const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(30);
 
 /// How the client retries transient failures (see
@@ -19,8 +19,8 @@ const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(30);
 /// Waits grow exponentially with full jitter: before retry `n` the client waits a
 /// random time in `[0, min(max_backoff, initial_backoff * 2^n))`, or exactly what
 /// the storefront asked for in `Retry-After`. The call gives up when the attempts
-/// run out or the next wait would exceed the total budget. Permanent failures are
-/// never retried.
+/// run out or the next wait would take it past the total budget (attempts and
+/// waits together). Permanent failures are never retried.
 ///
 /// ```
 /// use std::time::Duration;
@@ -83,7 +83,8 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the budget for all waits of one call together.
+    /// Sets the budget for one call, attempts and waits together: no retry starts
+    /// (or waits) past it, and a retry's timeout is cut to what is left of it.
     #[must_use]
     pub fn with_max_elapsed(mut self, budget: Duration) -> Self {
         self.max_elapsed = budget;
@@ -96,15 +97,15 @@ impl RetryPolicy {
         self.max_attempts
     }
 
-    /// The budget for all waits of one call together.
+    /// The budget for one call, attempts and waits together.
     #[must_use]
     pub fn max_elapsed(&self) -> Duration {
         self.max_elapsed
     }
 
     /// The wait before retry number `retry` (0 for the first retry), or `None`
-    /// when the policy says to stop. `waited` is the time already spent waiting;
-    /// `retry_after` is what the server asked for, if anything.
+    /// when the policy says to stop. `waited` is the time the call has spent so
+    /// far; `retry_after` is what the server asked for, if anything.
     pub(crate) fn next_wait(
         &self,
         retry: u32,

@@ -102,3 +102,19 @@ pub struct Customer {
     /// The customer's name, email or phone number, as Shopify chooses to display it.
     pub display_name: String,
 }
+
+impl Customer {
+    /// A customer, for instance to stand in for the client in your own tests.
+    #[must_use]
+    pub fn new(
+        id: impl Into<String>,
+        email: Option<String>,
+        display_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email,
+            display_name: display_name.into(),
+        }
+    }
+}

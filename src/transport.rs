@@ -50,6 +50,9 @@ impl ResponseMeta {
 pub(crate) struct Decoded<D> {
     pub(crate) data: D,
     pub(crate) meta: ResponseMeta,
+    /// Whether an earlier attempt failed transiently: a mutation may then have
+    /// run twice.
+    pub(crate) retried: bool,
 }
 
 /// One request: its operation, its encoded body, and the secrets it carries (so
@@ -64,8 +67,6 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
     pub(crate) endpoint: Url,
-    /// Headers to add to each request; empty when they are the client's defaults.
-    pub(crate) headers: HeaderMap,
     pub(crate) timeout: Duration,
     pub(crate) api_version: String,
     pub(crate) retry: RetryPolicy,
@@ -101,23 +102,37 @@ impl Transport {
         request: Request<'_>,
     ) -> Result<Decoded<D>, Error> {
         let span = tracing::Span::current();
-        let started = (!span.is_disabled()).then(Instant::now);
+        let started = Instant::now();
         let mut request = request;
         // reqwest takes the body as `Bytes`; hyper copies it into its own write
-        // buffer, which we cannot zero anyway, so it moves rather than copies.
+        // buffer, which we cannot zero, so it moves rather than copies. Our copy is
+        // zeroed below once no attempt holds it.
         let body = bytes::Bytes::from(std::mem::take(&mut *request.body));
         let mut waited = Duration::ZERO;
         let mut retry = 0;
         let outcome = loop {
+            // The first attempt gets the whole timeout; a retry no more than the
+            // budget has left.
+            let spent = started.elapsed().max(waited);
+            let timeout = if retry == 0 {
+                self.timeout
+            } else {
+                self.timeout
+                    .min(self.retry.max_elapsed().saturating_sub(spent))
+            };
             let result = self
-                .send_once(request.operation, body.clone(), request.secrets)
+                .send_once(request.operation, body.clone(), request.secrets, timeout)
                 .await;
             let error = match result {
-                Ok(decoded) => break Ok(decoded),
+                Ok(mut decoded) => {
+                    decoded.retried = retry > 0;
+                    break Ok(decoded);
+                }
                 Err(error) if error.is_transient() => error,
                 Err(error) => break Err(error),
             };
-            let Some(wait) = self.retry.next_wait(retry, waited, error.retry_after()) else {
+            let spent = started.elapsed().max(waited);
+            let Some(wait) = self.retry.next_wait(retry, spent, error.retry_after()) else {
                 break Err(error);
             };
             tracing::debug!(
@@ -130,7 +145,10 @@ impl Transport {
             waited += wait;
             retry += 1;
         };
-        if let Some(started) = started {
+        if let Ok(mut unique) = body.try_into_mut() {
+            unique.as_mut().zeroize();
+        }
+        if !span.is_disabled() {
             span.record("attempts", retry + 1);
             span.record("duration_ms", started.elapsed().as_millis() as u64);
             match &outcome {
@@ -148,8 +166,9 @@ impl Transport {
         operation: Operation,
         body: bytes::Bytes,
         secrets: &[&str],
+        timeout: Duration,
     ) -> Result<Decoded<D>, Error> {
-        tokio::time::timeout(self.timeout, self.attempt(operation, body, secrets))
+        tokio::time::timeout(timeout, self.attempt(operation, body, secrets))
             .await
             .unwrap_or_else(|_elapsed| {
                 Err(Error::new(
@@ -166,11 +185,10 @@ impl Transport {
         secrets: &[&str],
     ) -> Result<Decoded<D>, Error> {
         let fail = |kind| Error::new(kind, Some(operation));
-        let mut builder = self.http.post(self.endpoint.clone()).body(body);
-        if !self.headers.is_empty() {
-            builder = builder.headers(self.headers.clone());
-        }
-        let response = builder
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .body(body)
             .send()
             .await
             .map_err(|error| fail(ErrorKind::Transport(transport_error(error))))?;
@@ -240,10 +258,11 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str>
 fn transport_error(error: reqwest::Error) -> TransportError {
     let kind = if error.is_timeout() {
         TransportErrorKind::Timeout
-    } else if error.is_connect() || error.is_request() {
-        // A request error is one that failed while sending: a refused or dropped
-        // connection lands here too.
+    } else if error.is_connect() {
         TransportErrorKind::Connect
+    } else if error.is_request() {
+        // The connection broke after it was made: the request may have been sent.
+        TransportErrorKind::Interrupted
     } else if error.is_body() || error.is_decode() {
         TransportErrorKind::Body
     } else {
@@ -348,7 +367,11 @@ pub(crate) fn decode<D: DeserializeOwned>(
         return Err(graphql_errors(errors, secrets, meta));
     }
     match data {
-        Some(data) => Ok(Decoded { data, meta }),
+        Some(data) => Ok(Decoded {
+            data,
+            meta,
+            retried: false,
+        }),
         None => Err(malformed(MalformedKind::MissingData, meta)),
     }
 }

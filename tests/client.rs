@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use common::{builder_for, client_for, mock, EMAIL, NAME, PASSWORD};
 use storefront_token::error::{
     CustomerErrorCode, GraphqlErrorCode, HttpStatusKind, MalformedKind, TransportErrorKind,
@@ -56,7 +56,7 @@ async fn log_in_renew_read_and_log_out() -> TestResult {
     );
 
     for operation in Operation::ALL {
-        assert_eq!(shop.requests(operation), 1, "{operation}");
+        assert_eq!(shop.requests(*operation), 1, "{operation}");
     }
     Ok(())
 }
@@ -362,33 +362,209 @@ async fn an_html_error_page_keeps_its_status_and_is_retried() -> TestResult {
 }
 
 #[tokio::test]
-async fn timeouts_and_dropped_connections_are_transient() -> TestResult {
+async fn timeouts_are_transient_and_retried() -> TestResult {
     let shop = mock().await;
-    let clock = common::RecordingClock::default();
     let client = builder_for(&shop)
-        .clock(clock)
+        .clock(common::RecordingClock::default())
         .timeout(Duration::from_millis(100))
         .retry_policy(RetryPolicy::default().with_max_attempts(2))
         .build()?;
-    let (token, _) = shop.issue_token(EMAIL).ok_or("no customer")?;
-    let token = AccessToken::new(token);
-
     shop.inject(Fault::Delay(Duration::from_secs(5)), 2);
-    let error = client.customer(&token).await.err().ok_or("no timeout")?;
+    let error = client
+        .customer(&AccessToken::new("t"))
+        .await
+        .err()
+        .ok_or("no timeout")?;
     assert!(error.is_timeout() && error.is_transient(), "{error:?}");
     assert_eq!(shop.requests(Operation::Customer), 2);
+    Ok(())
+}
 
-    shop.clear_faults();
+#[tokio::test]
+async fn dropped_connections_are_transient_and_retried() -> TestResult {
+    let shop = mock().await;
+    let (client, _) = client_for(&shop);
+    let (token, _) = shop.issue_token(EMAIL).ok_or("no customer")?;
+    let token = AccessToken::new(token);
     shop.inject(Fault::DropConnection, 1);
     client.customer(&token).await?;
-    assert_eq!(shop.requests(Operation::Customer), 4);
+    assert_eq!(shop.requests(Operation::Customer), 2);
 
-    shop.inject(Fault::DropConnection, 2);
+    shop.inject(Fault::DropConnection, 3);
     let error = client.customer(&token).await.err().ok_or("no failure")?;
     let ErrorKind::Transport(transport) = error.kind() else {
         return Err(format!("unexpected {error:?}").into());
     };
-    assert_eq!(transport.kind(), TransportErrorKind::Connect);
+    assert_eq!(transport.kind(), TransportErrorKind::Interrupted);
+    assert!(error.is_transient() && !error.is_connect());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delete_whose_response_was_lost_still_succeeds() -> TestResult {
+    let shop = mock().await;
+    let (client, _) = client_for(&shop);
+    let (token, _) = shop.issue_token(EMAIL).ok_or("no customer")?;
+    shop.inject(Fault::DropAfterProcessing, 1);
+    client
+        .delete_token(&AccessToken::new(token.as_str()))
+        .await?;
+    assert_eq!(
+        shop.requests(Operation::Delete),
+        2,
+        "the retry found the token gone"
+    );
+    assert_eq!(shop.token_expires_at(&token), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_renewal_whose_response_was_lost_depends_on_rotation() -> TestResult {
+    // Without rotation the retry renews the same token again: success.
+    let shop = mock().await;
+    let (client, _) = client_for(&shop);
+    let (token, _) = shop.issue_token(EMAIL).ok_or("no customer")?;
+    shop.inject(Fault::DropAfterProcessing, 1);
+    client.renew_token(&AccessToken::new(token)).await?;
+    assert_eq!(shop.requests(Operation::Renew), 2);
+
+    // With rotation the new token was lost with the response and the old one is
+    // dead: the customer really must log in again.
+    shop.set_renew_rotates_token(true);
+    let (token, _) = shop.issue_token(EMAIL).ok_or("no customer")?;
+    shop.inject(Fault::DropAfterProcessing, 1);
+    let error = client
+        .renew_token(&AccessToken::new(token))
+        .await
+        .err()
+        .ok_or("renewed")?;
+    assert!(error.must_log_in_again(), "{error:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_http_date_retry_after_is_measured_from_the_response_date() -> TestResult {
+    let start = DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z")?.with_timezone(&Utc);
+    let shop = MockStorefront::builder()
+        .demo_customer(EMAIL, PASSWORD, NAME)
+        .start_time(start)
+        .frozen_clock(true)
+        .build()
+        .await?;
+    let (client, clock) = client_for(&shop);
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(start.timestamp())? + 3);
+    shop.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: Some(httpdate::fmt_http_date(at)),
+        },
+        1,
+    );
+    let error = client
+        .customer(&AccessToken::new("t"))
+        .await
+        .err()
+        .ok_or("succeeded")?;
+    assert!(
+        error.must_log_in_again(),
+        "the retry reached the mock: {error:?}"
+    );
+    assert_eq!(clock.waits(), [Duration::from_secs(3)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_total_time_budget() -> TestResult {
+    let shop = mock().await;
+    let clock = common::RecordingClock::default();
+    let client = builder_for(&shop)
+        .clock(clock.clone())
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(10)
+                .with_max_elapsed(Duration::from_secs(5)),
+        )
+        .build()?;
+    shop.inject(
+        Fault::Status {
+            status: 429,
+            retry_after: Some("2".into()),
+        },
+        10,
+    );
+    let error = client
+        .customer(&AccessToken::new("t"))
+        .await
+        .err()
+        .ok_or("succeeded")?;
+    assert_eq!(error.status(), Some(429));
+    assert_eq!(
+        clock.waits(),
+        [Duration::from_secs(2), Duration::from_secs(2)],
+        "a third wait would pass 5 s"
+    );
+    assert_eq!(shop.requests(Operation::Customer), 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn redirects_are_refused_and_never_followed() -> TestResult {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let target = format!("http://{}/steal", elsewhere.local_addr()?);
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!(
+        "http://{}/api/2026-04/graphql.json",
+        redirector.local_addr()?
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = redirector.accept().await {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let _ = stream.read(&mut buffer).await;
+            let reply = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n");
+            let _ = stream.write_all(reply.as_bytes()).await;
+        }
+    });
+    for builder in [
+        StorefrontClient::builder(),
+        StorefrontClient::builder().http_client_builder(reqwest::Client::builder()),
+    ] {
+        let client = builder
+            .endpoint(&endpoint)
+            .private_token(PrivateToken::new("private"))
+            .retry_policy(RetryPolicy::never())
+            .build()?;
+        let error = client
+            .create_token(EMAIL, &Password::new(PASSWORD))
+            .await
+            .err()
+            .ok_or("followed")?;
+        let ErrorKind::Http(http) = error.kind() else {
+            return Err(format!("unexpected {error:?}").into());
+        };
+        assert_eq!(http.status_kind(), HttpStatusKind::Redirect);
+        let followed = tokio::time::timeout(Duration::ZERO, elsewhere.accept()).await;
+        assert!(
+            followed.is_err(),
+            "the client connected to the redirect target"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_endpoint_names_its_api_version() -> TestResult {
+    let client = StorefrontClient::builder()
+        .endpoint("http://127.0.0.1:1/api/2025-01/graphql.json")
+        .public_token("t")
+        .build()?;
+    assert_eq!(client.api_version(), "2025-01");
+    let client = StorefrontClient::builder()
+        .endpoint("http://127.0.0.1:1/graphql")
+        .api_version("2025-07")
+        .public_token("t")
+        .build()?;
+    assert_eq!(client.api_version(), "2025-07");
     Ok(())
 }
 

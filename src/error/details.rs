@@ -69,8 +69,11 @@ impl ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// The connection could not be made or was dropped before a response.
+    /// The connection could not be made; nothing was sent.
     Connect,
+    /// The connection broke before a response arrived; the request may or may not
+    /// have reached the storefront.
+    Interrupted,
     /// The request or response took longer than the configured timeout.
     Timeout,
     /// The response body could not be read completely.
@@ -83,6 +86,7 @@ pub enum TransportErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[error("{}", match .kind {
     TransportErrorKind::Connect => "could not connect to the storefront",
+    TransportErrorKind::Interrupted => "the connection broke before a response arrived",
     TransportErrorKind::Timeout => "the request timed out",
     TransportErrorKind::Body => "the response body could not be read",
     TransportErrorKind::Request => "the request could not be sent",
@@ -117,6 +121,9 @@ pub enum HttpStatusKind {
     ShopFrozen,
     /// 403: the shop is forbidden (marked fraudulent) or the token lacks a scope.
     Forbidden,
+    /// 3xx: a redirect, which the client does not follow (check the shop domain:
+    /// a custom domain may redirect to the myshopify one).
+    Redirect,
     /// 404: wrong endpoint or API version, or the resource is gone.
     NotFound,
     /// 408: the server timed out waiting for the request.
@@ -138,6 +145,7 @@ impl HttpStatusKind {
     #[must_use]
     pub fn of(status: u16) -> Self {
         match status {
+            300..=399 => Self::Redirect,
             400 => Self::BadRequest,
             401 => Self::Unauthorized,
             402 => Self::ShopFrozen,
@@ -154,6 +162,7 @@ impl HttpStatusKind {
 
     fn describe(self) -> &'static str {
         match self {
+            Self::Redirect => "redirected: check the shop domain (redirects are not followed)",
             Self::BadRequest => "bad request",
             Self::Unauthorized => "storefront access token missing or wrong",
             Self::ShopFrozen => "shop is frozen",
@@ -467,7 +476,7 @@ pub enum CustomerErrorCode {
 
 impl CustomerErrorCode {
     /// Every value defined by the 2026-04 schema, with Shopify's spelling.
-    pub const KNOWN: [(CustomerErrorCode, &'static str); 15] = [
+    pub const KNOWN: &'static [(CustomerErrorCode, &'static str)] = &[
         (Self::AlreadyEnabled, "ALREADY_ENABLED"),
         (Self::BadDomain, "BAD_DOMAIN"),
         (Self::Blank, "BLANK"),

@@ -98,6 +98,7 @@ impl Error {
         match self.kind() {
             ErrorKind::Transport(error) => match error.kind() {
                 TransportErrorKind::Connect
+                | TransportErrorKind::Interrupted
                 | TransportErrorKind::Timeout
                 | TransportErrorKind::Body => true,
                 TransportErrorKind::Request => false,

@@ -41,6 +41,11 @@ fn malformed(kind: MalformedKind) -> Error {
 fn transient_table() {
     let cases: Vec<(&str, Error, bool)> = vec![
         ("connect", transport(TransportErrorKind::Connect), true),
+        (
+            "interrupted",
+            transport(TransportErrorKind::Interrupted),
+            true,
+        ),
         ("timeout", transport(TransportErrorKind::Timeout), true),
         ("body cut", transport(TransportErrorKind::Body), true),
         (
@@ -148,8 +153,8 @@ fn status_kinds() {
 fn customer_error_codes_round_trip_and_keep_unknown_values() {
     assert_eq!(CustomerErrorCode::KNOWN.len(), 15);
     for (code, name) in CustomerErrorCode::KNOWN {
-        assert_eq!(CustomerErrorCode::parse(name), code);
-        assert_eq!(code.as_str(), name);
+        assert_eq!(&CustomerErrorCode::parse(name), code);
+        assert_eq!(code.as_str(), *name);
     }
     let unknown = CustomerErrorCode::parse("BRAND_NEW");
     assert_eq!(unknown, CustomerErrorCode::Unknown("BRAND_NEW".into()));

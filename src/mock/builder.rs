@@ -23,7 +23,7 @@ use super::MockStorefront;
 ///
 /// Every setting has a default, so `MockStorefront::builder().build().await`
 /// is the same as [`MockStorefront::start`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `build().await` is called"]
 pub struct MockStorefrontBuilder {
     port: u16,
@@ -37,6 +37,28 @@ pub struct MockStorefrontBuilder {
     frozen_clock: bool,
     clock_source: Option<std::sync::Arc<dyn crate::Clock>>,
     customers: Vec<(String, String, String)>,
+}
+
+impl std::fmt::Debug for MockStorefrontBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens and the customers' passwords stay out of logs, even in a mock.
+        f.debug_struct("MockStorefrontBuilder")
+            .field("port", &self.port)
+            .field("api_version", &self.api_version)
+            .field("api_version_header", &self.api_version_header)
+            .field("deprecated_reason", &self.deprecated_reason)
+            .field("start_time", &self.start_time)
+            .field("frozen_clock", &self.frozen_clock)
+            .field(
+                "customers",
+                &self
+                    .customers
+                    .iter()
+                    .map(|(email, _, _)| email)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MockStorefrontBuilder {

@@ -50,10 +50,17 @@ pub enum Fault {
         /// Minimum size of the body in bytes.
         bytes: usize,
     },
-    /// Wait this long (on the tokio timer), then handle the request normally.
+    /// Wait this long (on the tokio timer), then handle the request normally. If
+    /// the client gives up (times out) first, the request is never handled: no
+    /// state changes.
     Delay(Duration),
-    /// Close the connection without sending any response.
+    /// Close the connection without sending any response; the request is not
+    /// handled.
     DropConnection,
+    /// Handle the request (its state changes apply: a token is renewed, rotated
+    /// or deleted), then close the connection without sending the response — a
+    /// response lost on the way back.
+    DropAfterProcessing,
 }
 
 /// What the server does with a dequeued fault.
@@ -62,6 +69,7 @@ pub(crate) enum FaultAction {
     Reply(Reply),
     Delay(Duration),
     Drop,
+    ProcessThenDrop,
 }
 
 impl Fault {
@@ -76,6 +84,7 @@ impl Fault {
             Fault::OversizedBody { .. } => "oversized_body",
             Fault::Delay(_) => "delay",
             Fault::DropConnection => "drop_connection",
+            Fault::DropAfterProcessing => "drop_after_processing",
         }
     }
 
@@ -133,6 +142,7 @@ impl Fault {
             )),
             Fault::Delay(by) => FaultAction::Delay(*by),
             Fault::DropConnection => FaultAction::Drop,
+            Fault::DropAfterProcessing => FaultAction::ProcessThenDrop,
         }
     }
 }

@@ -129,7 +129,8 @@ fn root_operations(document: &ExecutableDocument, name: Option<&str>) -> Vec<Ope
         }
     }
     Operation::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|op| names.contains(op.root_field()))
         .collect()
 }

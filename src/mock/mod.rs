@@ -243,6 +243,12 @@ impl MockStorefront {
         state.faults.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// Serves `fault` at random to each request that has no queued fault, with
+    /// `probability` (0 to 1); `None` stops it. For soak tests.
+    pub fn set_random_fault(&self, fault: Option<(Fault, f64)>) {
+        self.shared.lock().random_fault = fault;
+    }
+
     /// Removes every queued fault.
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();

@@ -170,18 +170,29 @@ async fn handle(
                 state.count(*op);
             }
         }
-        state.faults.pop_front()
+        state
+            .faults
+            .pop_front()
+            .or_else(|| match &state.random_fault {
+                Some((fault, probability)) if fastrand::f64() < *probability => Some(fault.clone()),
+                _ => None,
+            })
     };
+    let mut drop_after = false;
     if let Some(fault) = fault {
         tracing::debug!(fault = fault.kind(), "mock storefront: injecting fault");
         match fault.action() {
             FaultAction::Reply(reply) => return Ok(finish(&shared, &request_id, reply)),
             FaultAction::Drop => return Err(DropConnection),
             FaultAction::Delay(by) => tokio::time::sleep(by).await,
+            FaultAction::ProcessThenDrop => drop_after = true,
         }
     }
 
     let reply = respond(&shared, &head, body, parsed);
+    if drop_after {
+        return Err(DropConnection);
+    }
     tracing::debug!(status = reply.status, "mock storefront: responded");
     Ok(finish(&shared, &request_id, reply))
 }

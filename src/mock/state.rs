@@ -60,6 +60,8 @@ pub(crate) struct State {
     tokens: HashMap<String, TokenRecord>,
     next_token_id: u64,
     pub(crate) faults: VecDeque<Fault>,
+    /// A fault served at random to requests with none queued, and its probability.
+    pub(crate) random_fault: Option<(Fault, f64)>,
     counters: HashMap<Operation, u64>,
     pub(crate) total_requests: u64,
     pub(crate) last_buyer_ip: Option<String>,
@@ -74,6 +76,7 @@ impl State {
             tokens: HashMap::new(),
             next_token_id: 1,
             faults: VecDeque::new(),
+            random_fault: None,
             counters: HashMap::new(),
             total_requests: 0,
             last_buyer_ip: None,
