@@ -64,6 +64,7 @@ mod graphql;
 mod reply;
 mod server;
 mod settings;
+mod sim_clock;
 mod state;
 
 use std::fmt;
@@ -78,6 +79,7 @@ use tokio::task::JoinHandle;
 pub use builder::MockStorefrontBuilder;
 pub use error::MockError;
 pub use faults::Fault;
+pub use sim_clock::SimulatedClock;
 
 use server::Shared;
 
