@@ -101,3 +101,68 @@ pub fn capture_logs(level: tracing::Level) -> (Captured, tracing::subscriber::De
         .finish();
     (captured, tracing::subscriber::set_default(subscriber))
 }
+
+/// Everything a renewal test needs in one simulated time: the clock, a mock
+/// following it with the demo customer, and a client on the same clock that does
+/// not retry by itself (the engine does).
+pub async fn simulated_shop(
+    lifetime: Duration,
+) -> (
+    storefront_token::mock::SimulatedClock,
+    MockStorefront,
+    StorefrontClient,
+) {
+    // A whole second, so the mock's whole-second expiries fall on exact offsets.
+    let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+    let clock = storefront_token::mock::SimulatedClock::new(start);
+    let shop = MockStorefront::builder()
+        .demo_customer(EMAIL, PASSWORD, NAME)
+        .clock(clock.clone())
+        .token_lifetime(lifetime)
+        .build()
+        .await
+        .expect("mock starts");
+    let client = builder_for(&shop)
+        .clock(clock.clone())
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .expect("client builds");
+    (clock, shop, client)
+}
+
+/// Wraps a renewer and records, per token string, when each renewal was tried.
+pub struct RecordingRenewer<R> {
+    pub inner: R,
+    pub clock: storefront_token::mock::SimulatedClock,
+    pub calls: Arc<Mutex<std::collections::HashMap<String, Vec<DateTime<Utc>>>>>,
+}
+
+impl<R> storefront_token::renewal::Renewable for RecordingRenewer<R>
+where
+    R: storefront_token::renewal::Renewable<Credential = storefront_token::CustomerAccessToken>,
+{
+    type Credential = storefront_token::CustomerAccessToken;
+    type Error = R::Error;
+
+    fn expires_at(&self, token: &Self::Credential) -> DateTime<Utc> {
+        self.inner.expires_at(token)
+    }
+
+    async fn renew(&self, token: &Self::Credential) -> Result<Self::Credential, R::Error> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls
+                .entry(token.access_token().expose_secret().to_owned())
+                .or_default()
+                .push(self.clock.now());
+        }
+        self.inner.renew(token).await
+    }
+
+    fn is_rejected(&self, error: &R::Error) -> bool {
+        self.inner.is_rejected(error)
+    }
+
+    fn server_clock_offset(&self) -> Option<chrono::TimeDelta> {
+        self.inner.server_clock_offset()
+    }
+}
