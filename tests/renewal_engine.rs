@@ -228,7 +228,7 @@ async fn a_rejected_token_is_replaced_by_the_relogin_hook() -> TestResult {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn replicas_sharing_a_store_adopt_each_others_renewals() -> TestResult {
-    let (clock, shop, client) = simulated_shop(42 * DAY).await;
+    let (clock, _shop, client) = simulated_shop(42 * DAY).await;
     let store = Arc::new(MemoryStore::new());
     let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
     let start = |client| {
