@@ -160,8 +160,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
         let mut driver = Driver {
             now: Now {
                 clock: Arc::clone(&self.clock),
-                renewer: Arc::clone(&self.renewer),
+                offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             },
+            epoch: Instant::now(),
             renewer: self.renewer,
             store: self.store,
             policy: self.policy,
@@ -540,20 +541,35 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
     }
 }
 
+/// Changes in the estimated server clock offset smaller than this are jitter
+/// (the `Date` header has whole seconds) and are not applied, so deadlines do
+/// not wobble.
+const OFFSET_HYSTERESIS: TimeDelta = TimeDelta::seconds(2);
+
 /// The engine's notion of now: the wall clock, shifted into the server's time by
-/// the renewer's estimate of the offset.
-struct Now<R> {
+/// the offset last applied from the renewer's estimate.
+#[derive(Clone)]
+struct Now {
     clock: Arc<dyn Clock>,
-    renewer: Arc<R>,
+    offset_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
-impl<R: Renewable> Now<R> {
+impl Now {
     fn server(&self) -> DateTime<Utc> {
         self.clock.now()
-            + self
-                .renewer
-                .server_clock_offset()
-                .unwrap_or(TimeDelta::zero())
+            + TimeDelta::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Applies a new offset estimate if it moved more than the hysteresis.
+    fn follow(&self, estimate: TimeDelta) {
+        let applied =
+            TimeDelta::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed));
+        if (estimate - applied).abs() > OFFSET_HYSTERESIS {
+            self.offset_ms.store(
+                estimate.num_milliseconds(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
     }
 }
 
@@ -583,7 +599,9 @@ enum Outcome<C> {
 }
 
 struct Driver<R: Renewable, S> {
-    now: Now<R>,
+    now: Now,
+    /// Monotonic zero for the entries' last-attempt times.
+    epoch: Instant,
     renewer: Arc<R>,
     store: Arc<S>,
     policy: RenewalPolicy,
@@ -655,6 +673,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         }
         self.last_look = (wall, mono);
         if let Some(offset) = self.renewer.server_clock_offset() {
+            self.now.follow(offset);
             let beyond = offset.abs()
                 > TimeDelta::from_std(self.policy.skew_warning()).unwrap_or(TimeDelta::MAX);
             if beyond && !self.skew_warned {
@@ -706,8 +725,34 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                 break;
             }
             self.schedule.pop_due(now_ms);
-            self.start_renewal(slot);
+            // Deadlines are in estimated server time; the gap between two attempts is
+            // also kept on the monotonic clock, so a moving estimate cannot shorten it.
+            let too_soon = self
+                .since_last_attempt(slot)
+                .and_then(|since| self.policy.min_retry_gap().checked_sub(since));
+            match too_soon {
+                Some(rest) if !rest.is_zero() => {
+                    let at = now_ms + i64::try_from(rest.as_millis()).unwrap_or(i64::MAX);
+                    self.schedule.schedule(slot, at);
+                }
+                _ => self.start_renewal(slot),
+            }
         }
+    }
+
+    fn since_last_attempt(&self, slot: Slot) -> Option<Duration> {
+        let entry = self.schedule.entry(slot)?;
+        (entry.last_attempt_ms > 0).then(|| {
+            let now = self.monotonic_ms();
+            Duration::from_millis(now.saturating_sub(entry.last_attempt_ms))
+        })
+    }
+
+    /// Milliseconds since the engine started, on the monotonic clock; at least 1.
+    fn monotonic_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 
     fn take_start_slot(&mut self) {
@@ -718,6 +763,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
     fn start_renewal(&mut self, slot: Slot) {
         self.take_start_slot();
         self.schedule.unschedule(slot, Phase::InFlight);
+        let attempted_ms = self.monotonic_ms();
+        if let Some(entry) = self.schedule.entry_mut(slot) {
+            entry.last_attempt_ms = attempted_ms;
+        }
         let Some(entry) = self.schedule.entry(slot) else {
             return;
         };
@@ -726,10 +775,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let (id, credential) = (entry.id.clone(), entry.credential.clone());
         let renewer = Arc::clone(&self.renewer);
         let store = Arc::clone(&self.store);
-        let now = Now {
-            clock: Arc::clone(&self.now.clock),
-            renewer: Arc::clone(&self.renewer),
-        };
+        let now = self.now.clone();
         self.in_flight.spawn(async move {
             let outcome = match renewer.renew(&credential).await {
                 Err(error) => Outcome::Failed {
@@ -774,10 +820,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         };
         let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
         let store = Arc::clone(&self.store);
-        let now = Now {
-            clock: Arc::clone(&self.now.clock),
-            renewer: Arc::clone(&self.renewer),
-        };
+        let now = self.now.clone();
         self.in_flight.spawn(async move {
             let outcome = match relogin(id.clone()).await {
                 None => Outcome::NoLogin,
@@ -1007,6 +1050,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             version,
             generation: 0,
             failures: 0,
+            last_attempt_ms: 0,
             phase: Phase::Waiting,
         });
         self.answer(

@@ -187,6 +187,11 @@ impl RenewalPolicy {
         self.heartbeat
     }
 
+    /// The shortest time between two attempts on one token.
+    pub(crate) fn min_retry_gap(&self) -> Duration {
+        self.retry_initial
+    }
+
     pub(crate) fn jump_threshold(&self) -> Duration {
         self.jump_threshold
     }

@@ -32,6 +32,9 @@ pub(crate) struct Entry<C> {
     pub(crate) version: u64,
     pub(crate) generation: u32,
     pub(crate) failures: u32,
+    /// When the last attempt started: monotonic milliseconds since the engine
+    /// started (0: never).
+    pub(crate) last_attempt_ms: u64,
     pub(crate) phase: Phase,
 }
 
@@ -226,6 +229,7 @@ mod tests {
             version: 1,
             generation: 0,
             failures: 0,
+            last_attempt_ms: 0,
             phase: Phase::Waiting,
         }
     }
