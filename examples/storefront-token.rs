@@ -731,6 +731,7 @@ async fn watch_until_stopped(
                     let current = keeper.current();
                     screen.event(&event, current.as_ref());
                     if matches!(event, RenewalEvent::Expired { .. } | RenewalEvent::Rejected { .. }) {
+                        screen.close();
                         return Err(Failure {
                             code: EXIT_LOG_IN_AGAIN,
                             error: "the token can no longer be renewed; log in again".into(),
@@ -812,7 +813,7 @@ impl Screen {
                 self.last_result = format!("renewed at {now}");
             }
             RenewalEvent::RenewalFailed { reason, .. } => {
-                self.last_result = format!("failed at {now}: {reason}");
+                self.last_result = format!("failed at {now}: {}", truncated(reason, 60));
             }
             RenewalEvent::Expired { .. } => self.last_result = "expired".to_owned(),
             RenewalEvent::Rejected { .. } => self.last_result = "rejected".to_owned(),
@@ -845,6 +846,16 @@ impl Screen {
         if self.live() {
             // Leave the last status on screen above the shell prompt.
             println!();
+        }
+    }
+
+    /// Erases the status line, so an error message starts on a clean line.
+    fn close(&mut self) {
+        if self.live() {
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(stdout, "{CLEAR_LINE}");
+            let _ = stdout.flush();
+            self.last_line = None;
         }
     }
 
@@ -934,6 +945,16 @@ impl StatusLine {
             self.fingerprint,
             short_duration(self.expires_at - now),
         )
+    }
+}
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn truncated(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
     }
 }
 
