@@ -15,10 +15,10 @@
 //! transient failure that outlasted retries, 1 anything else.
 
 use std::error::Error as StdError;
+use std::io::Write;
 use std::io::{BufRead, IsTerminal};
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::io::Write;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, TimeDelta, Utc};
@@ -466,9 +466,10 @@ async fn whoami(
 }
 
 async fn start_mock(port: u16, lifetime: Option<Duration>) -> Result<MockStorefront, Failure> {
-    let mut builder = MockStorefront::builder()
-        .port(port)
-        .demo_customer(DEMO_EMAIL, DEMO_PASSWORD, DEMO_NAME);
+    let mut builder =
+        MockStorefront::builder()
+            .port(port)
+            .demo_customer(DEMO_EMAIL, DEMO_PASSWORD, DEMO_NAME);
     if let Some(lifetime) = lifetime {
         builder = builder.token_lifetime(lifetime);
     }
@@ -643,7 +644,10 @@ async fn show_renewals(
                     error: event_text(&event, None).into(),
                 });
             }
-            _ => out.event(format!("auto-renew: {}", event_text(&event, None)), event_json(&event, None)),
+            _ => out.event(
+                format!("auto-renew: {}", event_text(&event, None)),
+                event_json(&event, None),
+            ),
         }
     }
     Ok(())
@@ -989,10 +993,16 @@ fn event_text(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> St
             format!("renewed: {fingerprint}valid until {}", at(expires_at))
         }
         RenewalEvent::LoggedInAgain { expires_at, .. } => {
-            format!("logged in again: {fingerprint}valid until {}", at(expires_at))
+            format!(
+                "logged in again: {fingerprint}valid until {}",
+                at(expires_at)
+            )
         }
         RenewalEvent::AdoptedFromStore { expires_at, .. } => {
-            format!("adopted a token renewed elsewhere, valid until {}", at(expires_at))
+            format!(
+                "adopted a token renewed elsewhere, valid until {}",
+                at(expires_at)
+            )
         }
         RenewalEvent::RenewalFailed {
             attempt,

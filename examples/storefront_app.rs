@@ -78,8 +78,7 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let shop = Shop::from_env().await?;
@@ -205,7 +204,9 @@ fn print_banner(shop: &Shop, port: u16) {
         Shop::Mock(mock) => {
             println!("shop: embedded mock at {}", mock.endpoint());
             println!("try:");
-            println!("  curl -c jar -d email={DEMO_EMAIL} -d 'password={DEMO_PASSWORD}' {url}/login");
+            println!(
+                "  curl -c jar -d email={DEMO_EMAIL} -d 'password={DEMO_PASSWORD}' {url}/login"
+            );
         }
         Shop::Remote { .. } => {
             println!("try:");
@@ -336,7 +337,10 @@ impl SessionSecret {
     }
 
     fn set_cookie(&self) -> String {
-        format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", self.0)
+        format!(
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+            self.0
+        )
     }
 }
 
@@ -382,7 +386,10 @@ impl ApiError {
                 "the shop is not answering; try again shortly",
             )
         } else {
-            Self::new(StatusCode::BAD_GATEWAY, "the shop could not handle the request")
+            Self::new(
+                StatusCode::BAD_GATEWAY,
+                "the shop could not handle the request",
+            )
         }
     }
 
@@ -390,11 +397,18 @@ impl ApiError {
     fn from_session(error: &RenewalError) -> Self {
         match error.kind() {
             RenewalErrorKind::NotFound => Self::unauthorized("no such session; log in"),
-            RenewalErrorKind::Expired => Self::unauthorized("your session has expired; log in again"),
-            RenewalErrorKind::Rejected => Self::unauthorized("your session has ended; log in again"),
+            RenewalErrorKind::Expired => {
+                Self::unauthorized("your session has expired; log in again")
+            }
+            RenewalErrorKind::Rejected => {
+                Self::unauthorized("your session has ended; log in again")
+            }
             _ => {
                 tracing::error!(%error, "renewal engine error");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "sessions are unavailable; try again")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sessions are unavailable; try again",
+                )
             }
         }
     }
@@ -559,7 +573,11 @@ async fn revoke(app: &AppState, id: &TokenId, status: &TokenStatus<CustomerAcces
     if matches!(status.state(), TokenState::Expired | TokenState::Rejected) {
         return; // nothing left to revoke
     }
-    match app.client.delete_token(status.credential().access_token()).await {
+    match app
+        .client
+        .delete_token(status.credential().access_token())
+        .await
+    {
         Ok(()) => {}
         Err(error) if error.must_log_in_again() => {} // already dead
         Err(error) => {

@@ -101,17 +101,25 @@ async fn login_me_sessions_logout() -> TestResult {
         app::DEMO_EMAIL,
         app::DEMO_PASSWORD
     );
-    let (status, _, _) = send(&router, post("/login", "application/json", &json_login, None)).await;
+    let (status, _, _) = send(
+        &router,
+        post("/login", "application/json", &json_login, None),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _, body) = send(&router, get("/sessions", None)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["count"], 2);
     let secret = cookie.split('=').nth(1).unwrap_or_default();
-    assert!(!body.to_string().contains(secret), "no session secret listed");
+    assert!(
+        !body.to_string().contains(secret),
+        "no session secret listed"
+    );
     assert_eq!(body["sessions"][0]["state"], "scheduled");
 
     // Log out: the cookie is cleared, the session forgotten.
-    let (status, cookie_after, _) = send(&router, post("/logout", "text/plain", "", Some(&cookie))).await;
+    let (status, cookie_after, _) =
+        send(&router, post("/logout", "text/plain", "", Some(&cookie))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(cookie_after.is_some_and(|value| value.contains("Max-Age=0")));
     let (status, _, _) = send(&router, get("/me", Some(&cookie))).await;
