@@ -2,27 +2,36 @@
 //!
 //! ```text
 //! cargo run --example storefront-token -- demo
-//! cargo run --example storefront-token -- mock --port 4000
+//! cargo run --example storefront-token -- mock --port 4000 --token-lifetime 30
 //! STOREFRONT_SHOP=my-shop STOREFRONT_PUBLIC_TOKEN=... \
 //!   cargo run --example storefront-token -- login --email ada@example.com
+//! STOREFRONT_SHOP=my-shop STOREFRONT_PUBLIC_TOKEN=... STOREFRONT_CUSTOMER_TOKEN=... \
+//!   cargo run --example storefront-token -- watch
 //! ```
 //!
 //! Secrets are never taken as arguments: the storefront token, the customer's
 //! token and password come from the environment, stdin or a no-echo prompt.
-//! Exit codes: 0 ok, 2 usage, 3 token rejected (log in again), 4 transient failure
-//! that outlasted retries, 1 anything else.
+//! Exit codes: 0 ok, 2 usage, 3 token rejected or expired (log in again), 4
+//! transient failure that outlasted retries, 1 anything else.
 
 use std::error::Error as StdError;
+use std::io::Write;
 use std::io::{BufRead, IsTerminal};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, Local, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use storefront_token::mock::MockStorefront;
+use storefront_token::renewal::{
+    EventError, EventReceiver, RenewalEngine, RenewalError, RenewalErrorKind, RenewalEvent,
+    RenewalPolicy, StorefrontRenewer, TokenKeeper, TokenState,
+};
 use storefront_token::{
-    AccessToken, CustomerAccessToken, Password, PrivateToken, StorefrontClient,
+    AccessToken, CustomerAccessToken, Password, PrivateToken, RetryPolicy, StorefrontClient,
+    StorefrontClientBuilder,
 };
 
 const EXIT_FAILURE: u8 = 1;
@@ -37,6 +46,18 @@ const DEMO_NAME: &str = "Ada Lovelace";
 /// How far the demo moves the mock's clock before renewing, so the new expiry
 /// visibly moves.
 const DEMO_CLOCK_JUMP: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Token lifetime of the demo's auto-renew segment: short, so renewals are seen
+/// within seconds.
+const DEMO_SHORT_LIFETIME: Duration = Duration::from_secs(6);
+/// Renewals the auto-renew segment waits for.
+const DEMO_RENEWALS: u32 = 2;
+/// A safety net: the auto-renew segment fails if its renewals take longer than
+/// this (they take about 8 s).
+const DEMO_RENEWALS_TIMEOUT: Duration = Duration::from_secs(20);
+/// How often `watch` redraws its status line.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// Erases the terminal line the cursor is on and returns to its start.
+const CLEAR_LINE: &str = "\r\x1b[2K";
 
 #[derive(Parser)]
 #[command(
@@ -91,11 +112,36 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Keep a customer token alive, renewing it ahead of expiry, until Ctrl-C.
+    ///
+    /// The token comes from STOREFRONT_CUSTOMER_TOKEN or stdin (--token-stdin).
+    /// The Storefront API has no query for a token's expiry, so watch renews the
+    /// token once at start to learn it (this also checks the token: a dead one
+    /// exits with 3 at once), then renews it at 55-70% of each lifetime, retrying
+    /// transient failures until it expires. On a terminal it shows a live status
+    /// line; with --json it prints one JSON object per renewal event.
+    ///
+    /// If the shop rotates tokens on renewal, only the newest token stays valid:
+    /// use --show-token to see each one. Exits 0 on Ctrl-C, 3 when the token
+    /// expires or is rejected (log in again).
+    Watch {
+        #[command(flatten)]
+        token: TokenSource,
+        /// Print each renewed token itself (it is secret).
+        #[arg(long)]
+        show_token: bool,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Run the mock Storefront on loopback until interrupted.
     Mock {
         /// The port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Lifetime of the mock's customer tokens in seconds (default 42 days);
+        /// a short one lets `watch` be seen renewing.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        token_lifetime: Option<u64>,
     },
 }
 
@@ -150,6 +196,22 @@ impl From<storefront_token::Error> for Failure {
     }
 }
 
+/// A renewal-engine error: log in again (3), a failure that may pass (4), or
+/// anything else (1).
+fn renewal_failure(error: RenewalError) -> Failure {
+    let code = if error.must_log_in_again() {
+        EXIT_LOG_IN_AGAIN
+    } else if *error.kind() == RenewalErrorKind::Failed {
+        EXIT_TRANSIENT
+    } else {
+        EXIT_FAILURE
+    };
+    Failure {
+        code,
+        error: Box::new(error),
+    }
+}
+
 fn usage(message: &str) -> Failure {
     Failure {
         code: EXIT_USAGE,
@@ -188,7 +250,15 @@ async fn main() -> ExitCode {
         } => renew(&out, &connection, &token, show_token).await,
         Command::Logout { token, connection } => logout(&out, &connection, &token).await,
         Command::Whoami { token, connection } => whoami(&out, &connection, &token).await,
-        Command::Mock { port } => run_mock(&out, port).await,
+        Command::Watch {
+            token,
+            show_token,
+            connection,
+        } => watch(&out, &connection, &token, show_token).await,
+        Command::Mock {
+            port,
+            token_lifetime,
+        } => run_mock(&out, port, token_lifetime.map(Duration::from_secs)).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -257,6 +327,12 @@ impl Output {
 }
 
 fn client_for(connection: &Connection) -> Result<StorefrontClient, Failure> {
+    Ok(client_builder(connection)?.build()?)
+}
+
+/// A client builder for `connection`, with the storefront token from the
+/// environment.
+fn client_builder(connection: &Connection) -> Result<StorefrontClientBuilder, Failure> {
     let mut builder = StorefrontClient::builder().api_version(&connection.api_version);
     builder = match (&connection.shop, &connection.endpoint) {
         (Some(shop), _) => builder.shop(shop),
@@ -282,7 +358,7 @@ fn client_for(connection: &Connection) -> Result<StorefrontClient, Failure> {
             "set STOREFRONT_PUBLIC_TOKEN or STOREFRONT_PRIVATE_TOKEN",
         ));
     }
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 fn non_empty_env(name: &str) -> Option<String> {
@@ -389,17 +465,19 @@ async fn whoami(
     Ok(())
 }
 
-async fn start_mock(port: u16) -> Result<MockStorefront, Failure> {
-    MockStorefront::builder()
-        .port(port)
-        .demo_customer(DEMO_EMAIL, DEMO_PASSWORD, DEMO_NAME)
-        .build()
-        .await
-        .map_err(failure)
+async fn start_mock(port: u16, lifetime: Option<Duration>) -> Result<MockStorefront, Failure> {
+    let mut builder =
+        MockStorefront::builder()
+            .port(port)
+            .demo_customer(DEMO_EMAIL, DEMO_PASSWORD, DEMO_NAME);
+    if let Some(lifetime) = lifetime {
+        builder = builder.token_lifetime(lifetime);
+    }
+    builder.build().await.map_err(failure)
 }
 
 async fn demo(out: &Output) -> Result<(), Failure> {
-    let shop = start_mock(0).await?;
+    let shop = start_mock(0, None).await?;
     out.event(
         format!("mock storefront listening at {}", shop.endpoint()),
         json!({ "event": "mock started", "endpoint": shop.endpoint() }),
@@ -448,15 +526,570 @@ async fn demo(out: &Output) -> Result<(), Failure> {
                 format!("renewing the revoked token fails as it should: {error} ({detail})"),
                 json!({ "event": "renew refused", "must_log_in_again": true, "error": error.to_string() }),
             );
-            Ok(())
         }
-        Err(error) => Err(error.into()),
-        Ok(_) => Err(failure("the mock renewed a revoked token")),
+        Err(error) => return Err(error.into()),
+        Ok(_) => return Err(failure("the mock renewed a revoked token")),
+    }
+    shop.shutdown().await;
+    demo_auto_renew(out).await
+}
+
+/// The demo's last segment: a [`TokenKeeper`] renews a short-lived token on its
+/// own, and we watch its events until it has renewed [`DEMO_RENEWALS`] times.
+async fn demo_auto_renew(out: &Output) -> Result<(), Failure> {
+    let shop = MockStorefront::builder()
+        .demo_customer(DEMO_EMAIL, DEMO_PASSWORD, DEMO_NAME)
+        .token_lifetime(DEMO_SHORT_LIFETIME)
+        .renew_rotates_token(true)
+        .build()
+        .await
+        .map_err(failure)?;
+    let client = StorefrontClient::builder()
+        .endpoint(shop.endpoint())
+        .public_token(shop.public_token())
+        .retry_policy(RetryPolicy::never()) // the keeper retries
+        .build()?;
+    let token = client
+        .create_token(DEMO_EMAIL, &Password::new(DEMO_PASSWORD))
+        .await?;
+    out.event(
+        format!(
+            "auto-renew: a second mock issues {} s tokens that rotate on renewal; \
+             logged in with token {} ({:.1} s left); waiting for {DEMO_RENEWALS} renewals",
+            DEMO_SHORT_LIFETIME.as_secs(),
+            token.access_token().fingerprint(),
+            seconds_left(token.expires_at()),
+        ),
+        json!({
+            "event": "auto-renew started",
+            "token_lifetime_seconds": DEMO_SHORT_LIFETIME.as_secs(),
+            "fingerprint": token.access_token().fingerprint().to_string(),
+            "expires_at": token.expires_at().to_rfc3339(),
+        }),
+    );
+    let engine = RenewalEngine::builder(StorefrontRenewer::new(client.clone()))
+        .policy(short_lifetime_policy())
+        .build();
+    let keeper = TokenKeeper::start_with(engine, token)
+        .await
+        .map_err(renewal_failure)?;
+    let mut events = keeper.events();
+    let watched = tokio::time::timeout(
+        DEMO_RENEWALS_TIMEOUT,
+        show_renewals(out, &keeper, &mut events),
+    )
+    .await;
+    let outcome = match watched {
+        Ok(Ok(())) => demo_use_kept_token(out, &client, &keeper).await,
+        Ok(Err(failure)) => Err(failure),
+        Err(_) => Err(failure(format!(
+            "the keeper did not renew {DEMO_RENEWALS} times within {} s",
+            DEMO_RENEWALS_TIMEOUT.as_secs()
+        ))),
+    };
+    keeper.shutdown().await;
+    shop.shutdown().await;
+    outcome
+}
+
+/// Renew a token at 60-67% of its lifetime and at least 1 s (or a quarter of it)
+/// before expiry; retry after 0.5-1 s. The default policy keeps at least 10 s of
+/// margin, which a 6 s token does not have.
+fn short_lifetime_policy() -> RenewalPolicy {
+    RenewalPolicy::default()
+        .with_lifetime_fractions(0.6, 0.67)
+        .with_margin(Duration::from_secs(1), 0.25)
+        .with_retry_backoff(Duration::from_millis(500), Duration::from_secs(1))
+}
+
+/// Prints each renewal until [`DEMO_RENEWALS`] have happened; fails if the token
+/// dies first.
+async fn show_renewals(
+    out: &Output,
+    keeper: &TokenKeeper<CustomerAccessToken>,
+    events: &mut EventReceiver,
+) -> Result<(), Failure> {
+    let mut renewals = 0;
+    while renewals < DEMO_RENEWALS {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(EventError::Lagged(_)) => continue,
+            Err(error) => return Err(failure(error)),
+        };
+        match &event {
+            RenewalEvent::Renewed { expires_at, .. } => {
+                renewals += 1;
+                let fingerprint = keeper
+                    .current()
+                    .map(|token| token.access_token().fingerprint().to_string())
+                    .unwrap_or_default();
+                out.event(
+                    format!(
+                        "auto-renew: renewal {renewals}: token {fingerprint} now valid until {} ({:.1} s left)",
+                        expires_at.with_timezone(&Local).format("%H:%M:%S%.3f"),
+                        seconds_left(*expires_at),
+                    ),
+                    json!({
+                        "event": "auto-renewed",
+                        "renewal": renewals,
+                        "fingerprint": fingerprint,
+                        "expires_at": expires_at.to_rfc3339(),
+                        "seconds_left": seconds_left(*expires_at),
+                    }),
+                );
+            }
+            RenewalEvent::Expired { .. } | RenewalEvent::Rejected { .. } => {
+                return Err(Failure {
+                    code: EXIT_LOG_IN_AGAIN,
+                    error: event_text(&event, None).into(),
+                });
+            }
+            _ => out.event(
+                format!("auto-renew: {}", event_text(&event, None)),
+                event_json(&event, None),
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the customer with the keeper's current token, then logs out.
+async fn demo_use_kept_token(
+    out: &Output,
+    client: &StorefrontClient,
+    keeper: &TokenKeeper<CustomerAccessToken>,
+) -> Result<(), Failure> {
+    let token = keeper.token().await.map_err(renewal_failure)?;
+    let customer = client.customer(token.access_token()).await?;
+    out.event(
+        format!(
+            "auto-renew: the kept token {} still reads the customer: {}",
+            token.access_token().fingerprint(),
+            customer.display_name
+        ),
+        json!({
+            "event": "customer",
+            "fingerprint": token.access_token().fingerprint().to_string(),
+            "display_name": customer.display_name,
+        }),
+    );
+    keeper.shutdown().await;
+    client.delete_token(token.access_token()).await?;
+    out.event(
+        "auto-renew: stopped the keeper and logged out".to_owned(),
+        json!({ "event": "auto-renew stopped" }),
+    );
+    Ok(())
+}
+
+/// Seconds from now until `at` (negative once past).
+fn seconds_left(at: DateTime<Utc>) -> f64 {
+    (at - Utc::now()).num_milliseconds() as f64 / 1000.0
+}
+
+async fn watch(
+    out: &Output,
+    connection: &Connection,
+    source: &TokenSource,
+    show: bool,
+) -> Result<(), Failure> {
+    // One quick retry for the first renewal; after that the keeper retries,
+    // spread over the time left before expiry.
+    let client = client_builder(connection)?
+        .retry_policy(RetryPolicy::default().with_max_attempts(2))
+        .build()?;
+    let token = customer_token(source)?;
+    // The Storefront API cannot tell a token's expiry: renewing once learns it.
+    let first = client.renew_token(&token).await?;
+    drop(token);
+    let keeper = TokenKeeper::start(StorefrontRenewer::new(client), first.clone())
+        .await
+        .map_err(renewal_failure)?;
+    let mut screen = Screen::new(out.json, show);
+    screen.started(&first);
+    let outcome = watch_until_stopped(&keeper, &mut screen).await;
+    keeper.shutdown().await;
+    outcome
+}
+
+/// Follows the keeper's events and redraws the status line until Ctrl-C (ok) or
+/// until the token is dead (exit 3).
+async fn watch_until_stopped(
+    keeper: &TokenKeeper<CustomerAccessToken>,
+    screen: &mut Screen,
+) -> Result<(), Failure> {
+    let mut events = keeper.events();
+    let mut ticker = tokio::time::interval(STATUS_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            signal = &mut ctrl_c => {
+                signal.map_err(|error| failure(format!("could not wait for ctrl-c: {error}")))?;
+                screen.stopped();
+                return Ok(());
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let current = keeper.current();
+                    screen.event(&event, current.as_ref());
+                    if matches!(event, RenewalEvent::Expired { .. } | RenewalEvent::Rejected { .. }) {
+                        screen.close();
+                        return Err(Failure {
+                            code: EXIT_LOG_IN_AGAIN,
+                            error: "the token can no longer be renewed; log in again".into(),
+                        });
+                    }
+                }
+                Err(EventError::Lagged(missed)) => screen.lagged(missed),
+                Err(error) => return Err(failure(error)),
+            },
+            _ = ticker.tick(), if screen.live() => {
+                if let Some(status) = keeper.status().await {
+                    screen.draw(&StatusLine::from_status(&status));
+                }
+            }
+        }
     }
 }
 
-async fn run_mock(out: &Output, port: u16) -> Result<(), Failure> {
-    let shop = start_mock(port).await?;
+/// How `watch` shows what happens: a live status line on a terminal, one JSON
+/// object per event with `--json`, or one text line per event otherwise.
+struct Screen {
+    mode: ScreenMode,
+    show_token: bool,
+    last_result: String,
+    last_line: Option<StatusLine>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ScreenMode {
+    Live,
+    Json,
+    Lines,
+}
+
+impl Screen {
+    fn new(json: bool, show_token: bool) -> Self {
+        let mode = if json {
+            ScreenMode::Json
+        } else if std::io::stdout().is_terminal() {
+            ScreenMode::Live
+        } else {
+            ScreenMode::Lines
+        };
+        Screen {
+            mode,
+            show_token,
+            last_result: "started".to_owned(),
+            last_line: None,
+        }
+    }
+
+    fn live(&self) -> bool {
+        self.mode == ScreenMode::Live
+    }
+
+    fn started(&mut self, token: &CustomerAccessToken) {
+        let fingerprint = token.access_token().fingerprint().to_string();
+        let mut value = json!({
+            "event": "watching",
+            "fingerprint": fingerprint,
+            "expires_at": token.expires_at().to_rfc3339(),
+        });
+        let mut text = format!(
+            "watching token {fingerprint}: renewed once to learn its expiry, {} (ctrl-c to stop)",
+            token.expires_at().to_rfc3339()
+        );
+        self.with_token(&mut text, &mut value, Some(token));
+        self.last_result = format!("renewed at {}", Local::now().format("%H:%M:%S"));
+        self.line(text, value);
+        if self.live() {
+            self.draw(&StatusLine::from_token(token));
+        }
+    }
+
+    fn event(&mut self, event: &RenewalEvent, current: Option<&CustomerAccessToken>) {
+        let now = Local::now().format("%H:%M:%S");
+        match event {
+            RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. } => {
+                self.last_result = format!("renewed at {now}");
+            }
+            RenewalEvent::RenewalFailed { reason, .. } => {
+                self.last_result = format!("failed at {now}: {}", truncated(reason, 60));
+            }
+            RenewalEvent::Expired { .. } => self.last_result = "expired".to_owned(),
+            RenewalEvent::Rejected { .. } => self.last_result = "rejected".to_owned(),
+            _ => {}
+        }
+        let renewed = matches!(
+            event,
+            RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. }
+        );
+        let mut text = event_text(event, current);
+        let mut value = event_json(event, current);
+        if renewed {
+            self.with_token(&mut text, &mut value, current);
+        }
+        self.line(text, value);
+    }
+
+    fn lagged(&mut self, missed: u64) {
+        self.line(
+            format!("missed {missed} events (the terminal was too slow)"),
+            json!({ "event": "lagged", "missed": missed }),
+        );
+    }
+
+    fn stopped(&mut self) {
+        self.line(
+            "stopped (ctrl-c); the token is no longer renewed".to_owned(),
+            json!({ "event": "stopped" }),
+        );
+        if self.live() {
+            // Leave the last status on screen above the shell prompt.
+            println!();
+        }
+    }
+
+    /// Erases the status line, so an error message starts on a clean line.
+    fn close(&mut self) {
+        if self.live() {
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(stdout, "{CLEAR_LINE}");
+            let _ = stdout.flush();
+            self.last_line = None;
+        }
+    }
+
+    /// Adds the token itself, only with `--show-token`.
+    fn with_token(
+        &self,
+        text: &mut String,
+        value: &mut serde_json::Value,
+        token: Option<&CustomerAccessToken>,
+    ) {
+        if let (true, Some(token)) = (self.show_token, token) {
+            let secret = token.access_token().expose_secret();
+            value["access_token"] = json!(secret);
+            text.push_str(&format!("\naccess token: {secret}"));
+        }
+    }
+
+    /// Prints a permanent line (above the status line on a terminal).
+    fn line(&mut self, text: String, value: serde_json::Value) {
+        match self.mode {
+            ScreenMode::Json => println!("{value}"),
+            ScreenMode::Lines => println!("{text}"),
+            ScreenMode::Live => {
+                println!("{CLEAR_LINE}{text}");
+                if let Some(line) = self.last_line.take() {
+                    self.draw(&line);
+                }
+            }
+        }
+    }
+
+    /// Rewrites the status line in place.
+    fn draw(&mut self, line: &StatusLine) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{CLEAR_LINE}{}", line.render(&self.last_result));
+        let _ = stdout.flush();
+        self.last_line = Some(line.clone());
+    }
+}
+
+/// What the status line shows, besides the last result.
+#[derive(Clone)]
+struct StatusLine {
+    fingerprint: String,
+    state: &'static str,
+    expires_at: DateTime<Utc>,
+    next_renewal_at: Option<DateTime<Utc>>,
+}
+
+impl StatusLine {
+    fn from_token(token: &CustomerAccessToken) -> Self {
+        StatusLine {
+            fingerprint: token.access_token().fingerprint().to_string(),
+            state: "scheduled",
+            expires_at: token.expires_at(),
+            next_renewal_at: None,
+        }
+    }
+
+    fn from_status(status: &storefront_token::renewal::TokenStatus<CustomerAccessToken>) -> Self {
+        StatusLine {
+            fingerprint: status.credential().access_token().fingerprint().to_string(),
+            state: match status.state() {
+                TokenState::Scheduled => "scheduled",
+                TokenState::Renewing => "renewing",
+                TokenState::Expired => "expired",
+                TokenState::Rejected => "rejected",
+                _ => "unknown",
+            },
+            expires_at: status.expires_at(),
+            next_renewal_at: status.next_renewal_at(),
+        }
+    }
+
+    fn render(&self, last_result: &str) -> String {
+        let now = Utc::now();
+        let next = match self.next_renewal_at {
+            Some(at) => format!(
+                "next renewal {} (in {})",
+                at.with_timezone(&Local).format("%H:%M:%S"),
+                short_duration(at - now)
+            ),
+            None => self.state.to_owned(),
+        };
+        format!(
+            "token {} | {} left | {next} | last: {last_result}",
+            self.fingerprint,
+            short_duration(self.expires_at - now),
+        )
+    }
+}
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn truncated(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// `41d 23h`, `3h 05m`, `4m 07s`, `12s`; zero for the past.
+fn short_duration(delta: TimeDelta) -> String {
+    let seconds = delta.num_seconds().max(0);
+    let (days, hours, minutes, secs) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    if days > 0 {
+        format!("{days}d {hours:02}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes:02}m")
+    } else if minutes > 0 {
+        format!("{minutes}m {secs:02}s")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// An event as one line of text (never a token; `current` gives the fingerprint).
+fn event_text(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> String {
+    let fingerprint = current
+        .map(|token| format!("token {} ", token.access_token().fingerprint()))
+        .unwrap_or_default();
+    let at = |time: &DateTime<Utc>| time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S");
+    match event {
+        RenewalEvent::Renewed { expires_at, .. } => {
+            format!("renewed: {fingerprint}valid until {}", at(expires_at))
+        }
+        RenewalEvent::LoggedInAgain { expires_at, .. } => {
+            format!(
+                "logged in again: {fingerprint}valid until {}",
+                at(expires_at)
+            )
+        }
+        RenewalEvent::AdoptedFromStore { expires_at, .. } => {
+            format!(
+                "adopted a token renewed elsewhere, valid until {}",
+                at(expires_at)
+            )
+        }
+        RenewalEvent::RenewalFailed {
+            attempt,
+            next_attempt_at,
+            transient,
+            reason,
+            ..
+        } => {
+            let next = next_attempt_at.map_or_else(
+                || "no further attempt".to_owned(),
+                |next| format!("next attempt at {}", at(&next)),
+            );
+            let kind = if *transient { "transient" } else { "permanent" };
+            format!("renewal attempt {attempt} failed ({kind}): {reason}; {next}")
+        }
+        RenewalEvent::Expired { .. } => {
+            "expired: the token expired before it could be renewed; log in again".to_owned()
+        }
+        RenewalEvent::Rejected { reason, .. } => {
+            format!("rejected: {reason}; log in again")
+        }
+        RenewalEvent::StoreFailed { reason, .. } => format!("store failed: {reason}"),
+        RenewalEvent::ClockJump { jump } => format!(
+            "the wall clock jumped by {:.1} s (suspend?); re-examined due renewals",
+            jump.num_milliseconds() as f64 / 1000.0
+        ),
+        RenewalEvent::ClockSkew { offset } => format!(
+            "the server's clock differs from ours by {:.1} s",
+            offset.num_milliseconds() as f64 / 1000.0
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An event as a JSON object (never a token; `current` gives the fingerprint).
+fn event_json(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> serde_json::Value {
+    let mut value = match event {
+        RenewalEvent::Renewed { id, expires_at } => json!({
+            "event": "renewed", "id": id.as_str(), "expires_at": expires_at.to_rfc3339(),
+        }),
+        RenewalEvent::LoggedInAgain { id, expires_at } => json!({
+            "event": "logged in again", "id": id.as_str(), "expires_at": expires_at.to_rfc3339(),
+        }),
+        RenewalEvent::AdoptedFromStore { id, expires_at } => json!({
+            "event": "adopted from store", "id": id.as_str(), "expires_at": expires_at.to_rfc3339(),
+        }),
+        RenewalEvent::RenewalFailed {
+            id,
+            attempt,
+            next_attempt_at,
+            transient,
+            reason,
+        } => json!({
+            "event": "renewal failed",
+            "id": id.as_str(),
+            "attempt": attempt,
+            "next_attempt_at": next_attempt_at.map(|at| at.to_rfc3339()),
+            "transient": transient,
+            "reason": reason,
+        }),
+        RenewalEvent::Expired { id } => json!({ "event": "expired", "id": id.as_str() }),
+        RenewalEvent::Rejected { id, reason } => {
+            json!({ "event": "rejected", "id": id.as_str(), "reason": reason })
+        }
+        RenewalEvent::StoreFailed { id, reason } => {
+            json!({ "event": "store failed", "id": id.as_str(), "reason": reason })
+        }
+        RenewalEvent::ClockJump { jump } => {
+            json!({ "event": "clock jump", "jump_ms": jump.num_milliseconds() })
+        }
+        RenewalEvent::ClockSkew { offset } => {
+            json!({ "event": "clock skew", "offset_ms": offset.num_milliseconds() })
+        }
+        other => json!({ "event": "other", "detail": format!("{other:?}") }),
+    };
+    let renewed = matches!(
+        event,
+        RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. }
+    );
+    if let (true, Some(token)) = (renewed, current) {
+        value["fingerprint"] = json!(token.access_token().fingerprint().to_string());
+    }
+    value
+}
+
+async fn run_mock(out: &Output, port: u16, lifetime: Option<Duration>) -> Result<(), Failure> {
+    let shop = start_mock(port, lifetime).await?;
     out.event(
         format!(
             "mock storefront listening (ctrl-c to stop)\n\
