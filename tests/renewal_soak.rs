@@ -17,7 +17,6 @@ use storefront_token::renewal::{
 use storefront_token::{AccessToken, Clock, CustomerAccessToken, Operation, RetryPolicy};
 
 const TOKENS: usize = 10_000;
-const DAY: Duration = Duration::from_secs(86_400);
 const FAULT_RATE: f64 = 0.2;
 const SKEW: TimeDelta = TimeDelta::minutes(10);
 

@@ -5,7 +5,7 @@
 //! only supplies resolvers for the four root fields.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use apollo_compiler::executable::{Selection, SelectionSet};
@@ -53,7 +53,7 @@ pub(crate) struct GraphqlRequest {
 /// A request that passed validation and variable coercion.
 #[derive(Debug)]
 pub(crate) struct Ready {
-    document: Valid<ExecutableDocument>,
+    document: Arc<Valid<ExecutableDocument>>,
     operation_name: Option<String>,
     variables: Valid<JsonMap>,
 }
@@ -67,13 +67,51 @@ pub(crate) struct Prepared {
 }
 
 /// Parses, validates and coerces variables.
-pub(crate) fn prepare(schema: &Valid<Schema>, request: GraphqlRequest) -> Prepared {
+/// Documents already validated, by their text: clients send the same few
+/// documents again and again, as Shopify's own cache assumes.
+#[derive(Debug, Default)]
+pub(crate) struct DocumentCache {
+    documents: Mutex<HashMap<String, Arc<Valid<ExecutableDocument>>>>,
+}
+
+/// Distinct documents the cache keeps; more are validated every time.
+const CACHED_DOCUMENTS: usize = 64;
+
+impl DocumentCache {
+    fn get(&self, query: &str) -> Option<Arc<Valid<ExecutableDocument>>> {
+        self.documents.lock().ok()?.get(query).cloned()
+    }
+
+    fn put(&self, query: String, document: Arc<Valid<ExecutableDocument>>) {
+        if let Ok(mut documents) = self.documents.lock() {
+            if documents.len() < CACHED_DOCUMENTS {
+                documents.insert(query, document);
+            }
+        }
+    }
+}
+
+pub(crate) fn prepare(
+    schema: &Valid<Schema>,
+    cache: &DocumentCache,
+    request: GraphqlRequest,
+) -> Prepared {
     let GraphqlRequest {
         query,
         operation_name,
         variables,
     } = request;
-    let document = match ExecutableDocument::parse_and_validate(schema, query, "request.graphql") {
+    let cached = cache.get(&query);
+    let document = match cached {
+        Some(document) => Ok(document),
+        None => ExecutableDocument::parse_and_validate(schema, query.as_str(), "request.graphql")
+            .map(|document| {
+                let document = Arc::new(document);
+                cache.put(query, Arc::clone(&document));
+                document
+            }),
+    };
+    let document = match document {
         Ok(document) => document,
         Err(with_errors) => {
             let operations = root_operations(&with_errors.partial, operation_name.as_deref());

@@ -35,6 +35,7 @@ const UNAUTHORIZED_MESSAGE: &str =
 /// Everything the request handlers share.
 pub(crate) struct Shared {
     pub(crate) schema: Arc<Valid<Schema>>,
+    pub(crate) documents: graphql::DocumentCache,
     pub(crate) fixed: FixedSettings,
     pub(crate) state: Mutex<State>,
     next_request: AtomicU64,
@@ -44,6 +45,7 @@ impl Shared {
     pub(crate) fn new(schema: Arc<Valid<Schema>>, fixed: FixedSettings, state: State) -> Self {
         Shared {
             schema,
+            documents: graphql::DocumentCache::default(),
             fixed,
             state: Mutex::new(state),
             next_request: AtomicU64::new(1),
@@ -156,7 +158,7 @@ async fn handle(
     let parsed: Option<Result<Prepared, String>> = match &body {
         BodyRead::Ok(bytes) if on_graphql_path && head.method == Method::POST => Some(
             serde_json::from_slice::<GraphqlRequest>(bytes)
-                .map(|request| graphql::prepare(&shared.schema, request))
+                .map(|request| graphql::prepare(&shared.schema, &shared.documents, request))
                 .map_err(|error| format!("Invalid JSON body: {error}")),
         ),
         _ => None,
