@@ -622,6 +622,9 @@ struct Driver<R: Renewable, S> {
 impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
     async fn run(mut self) {
         let mut stopping = false;
+        // One timer, kept while it is not later than needed: re-arming it on every
+        // turn of a busy loop would cost more than the turn.
+        let mut alarm: Option<(Instant, crate::clock::Sleep)> = None;
         loop {
             self.look_at_the_clock();
             if !stopping {
@@ -630,19 +633,29 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             if stopping && self.in_flight.is_empty() {
                 break;
             }
-            let wait = self.time_to_next_wake();
+            let wake_at = Instant::now() + self.time_to_next_wake();
+            let (_, sleep) = match alarm.take() {
+                Some((at, sleep)) if at <= wake_at => alarm.insert((at, sleep)),
+                _ => alarm.insert((wake_at, self.now.clock.sleep(wake_at - Instant::now()))),
+            };
             tokio::select! {
                 biased;
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
                     if let Ok(completion) = done {
                         self.complete(completion);
                     }
+                    // Take every other finished renewal too, then refill the pool once.
+                    while let Some(done) = self.in_flight.try_join_next() {
+                        if let Ok(completion) = done {
+                            self.complete(completion);
+                        }
+                    }
                 }
                 command = self.commands.recv(), if !stopping => match command {
                     Some(Command::Shutdown) | None => stopping = true,
                     Some(command) => self.command(command),
                 },
-                () = self.now.clock.sleep(wait) => {}
+                () = sleep => alarm = None,
             }
         }
         for (_, waiters) in self.waiters.drain() {
