@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use storefront_token::mock::MockStorefront;
 use storefront_token::renewal::{
-    MemoryStore, PutOutcome, RenewalEngine, RenewalEvent, RenewalPolicy, Renewable, StoreError, StorefrontRenewer,
-    StoredToken, TokenId, TokenStore,
+    MemoryStore, PutOutcome, Renewable, RenewalEngine, RenewalPolicy, StoreError, StoredToken,
+    StorefrontRenewer, TokenId, TokenStore,
 };
 use storefront_token::{AccessToken, CustomerAccessToken, RetryPolicy, StorefrontClient};
 
@@ -67,7 +67,13 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for NullStore {
     async fn get(&self, _: &TokenId) -> Result<Option<StoredToken<C>>, StoreError> {
         Ok(None)
     }
-    async fn put(&self, _: &TokenId, _: &C, _: DateTime<Utc>, _: Option<u64>) -> Result<PutOutcome<C>, StoreError> {
+    async fn put(
+        &self,
+        _: &TokenId,
+        _: &C,
+        _: DateTime<Utc>,
+        _: Option<u64>,
+    ) -> Result<PutOutcome<C>, StoreError> {
         Ok(PutOutcome::Stored { version: 1 })
     }
     async fn delete(&self, _: &TokenId) -> Result<(), StoreError> {
@@ -101,7 +107,10 @@ impl Renewable for InstantRenewer {
         if let Ok(mut lateness) = self.lateness.lock() {
             lateness.push((now - due).to_std().unwrap_or(Duration::ZERO));
         }
-        Ok(CustomerAccessToken::new(token.access_token().clone(), now + self.lifetime))
+        Ok(CustomerAccessToken::new(
+            token.access_token().clone(),
+            now + self.lifetime,
+        ))
     }
 
     fn is_rejected(&self, _: &Never) -> bool {
@@ -118,7 +127,10 @@ async fn memory_per_token(count: usize) -> (f64, usize) {
     let before_tokens = live();
     let mut tokens: Vec<(TokenId, CustomerAccessToken)> = Vec::with_capacity(count);
     for n in 0..count {
-        tokens.push((TokenId::new(format!("customer-{n}")), token(n, now + TimeDelta::days(42))));
+        tokens.push((
+            TokenId::new(format!("customer-{n}")),
+            token(n, now + TimeDelta::days(42)),
+        ));
     }
     let token_and_id = (live() - before_tokens) as f64 / count as f64;
     let id_heap = std::mem::size_of::<usize>() * 2 + format!("customer-{}", count / 2).len();
@@ -155,17 +167,27 @@ async fn lateness(count: usize) -> (Duration, Duration, Duration) {
     };
     let engine = RenewalEngine::builder(renewer)
         .store(Arc::new(NullStore))
-        .policy(RenewalPolicy::default().with_starts_per_second(1e9).with_max_in_flight(count))
+        .policy(
+            RenewalPolicy::default()
+                .with_starts_per_second(1e9)
+                .with_max_in_flight(count),
+        )
         .event_capacity(1 << 16)
         .build();
     let handle = engine.start().await.expect("engine starts");
     let now = Utc::now();
     for n in 0..count {
         // Due between 3 and 5 s from now: 20 s before a 60 s lifetime ends.
-        let due = now + TimeDelta::seconds(3) + TimeDelta::microseconds((n as i64 * 2_000_000) / count as i64);
+        let due = now
+            + TimeDelta::seconds(3)
+            + TimeDelta::microseconds((n as i64 * 2_000_000) / count as i64);
         let expires = due + lifetime / 3;
         handle
-            .add(TokenId::new(format!("t{n}")), token(n, expires), Some(expires - lifetime))
+            .add(
+                TokenId::new(format!("t{n}")),
+                token(n, expires),
+                Some(expires - lifetime),
+            )
             .await
             .expect("added");
     }
@@ -177,12 +199,18 @@ async fn lateness(count: usize) -> (Duration, Duration, Duration) {
     let mut late = recorded.lock().map(|r| r.clone()).unwrap_or_default();
     assert_eq!(late.len(), count, "every due renewal started");
     late.sort_unstable();
-    (late[late.len() / 2], late[late.len() * 99 / 100], late[late.len() - 1])
+    (
+        late[late.len() / 2],
+        late[late.len() * 99 / 100],
+        late[late.len() - 1],
+    )
 }
 
 /// A fresh mock with the demo customer, a client without retries, and `count`
 /// tokens issued by the mock.
-async fn shop_with_tokens(count: usize) -> (MockStorefront, StorefrontClient, Vec<CustomerAccessToken>) {
+async fn shop_with_tokens(
+    count: usize,
+) -> (MockStorefront, StorefrontClient, Vec<CustomerAccessToken>) {
     let shop = MockStorefront::builder()
         .demo_customer("ada@example.com", "pw", "Ada")
         .build()
@@ -216,7 +244,10 @@ async fn bare_drain(count: usize, concurrency: usize) -> f64 {
         let client = client.clone();
         workers.spawn(async move {
             for token in share {
-                client.renew_token(token.access_token()).await.expect("renewed");
+                client
+                    .renew_token(token.access_token())
+                    .await
+                    .expect("renewed");
             }
         });
     }
@@ -232,15 +263,25 @@ async fn engine_drain(count: usize, concurrency: usize) -> f64 {
     let store = Arc::new(CountingStore::default());
     let now = Utc::now();
     for (n, token) in tokens.into_iter().enumerate() {
-        let token = CustomerAccessToken::new(token.access_token().clone(), now + TimeDelta::days(12));
+        let token =
+            CustomerAccessToken::new(token.access_token().clone(), now + TimeDelta::days(12));
         store
-            .put(&TokenId::new(format!("c{n}")), &token, now - TimeDelta::days(30), None)
+            .put(
+                &TokenId::new(format!("c{n}")),
+                &token,
+                now - TimeDelta::days(30),
+                None,
+            )
             .await
             .expect("stored");
     }
     let engine = RenewalEngine::builder(StorefrontRenewer::new(client))
         .store(Arc::clone(&store))
-        .policy(RenewalPolicy::default().with_starts_per_second(1e9).with_max_in_flight(concurrency))
+        .policy(
+            RenewalPolicy::default()
+                .with_starts_per_second(1e9)
+                .with_max_in_flight(concurrency),
+        )
         .event_capacity(count + 1)
         .build();
     let started = Instant::now();
@@ -265,10 +306,15 @@ struct CountingStore {
 }
 
 impl TokenStore<CustomerAccessToken> for CountingStore {
-    async fn load_all(&self) -> Result<Vec<(TokenId, StoredToken<CustomerAccessToken>)>, StoreError> {
+    async fn load_all(
+        &self,
+    ) -> Result<Vec<(TokenId, StoredToken<CustomerAccessToken>)>, StoreError> {
         self.inner.load_all().await
     }
-    async fn get(&self, id: &TokenId) -> Result<Option<StoredToken<CustomerAccessToken>>, StoreError> {
+    async fn get(
+        &self,
+        id: &TokenId,
+    ) -> Result<Option<StoredToken<CustomerAccessToken>>, StoreError> {
         self.inner.get(id).await
     }
     async fn put(
@@ -302,11 +348,17 @@ fn main() {
     if std::env::args().any(|arg| arg == "--list") {
         return;
     }
-    let runtime = if std::env::var("STOREFRONT_BENCH_CURRENT_THREAD").is_ok() { tokio::runtime::Builder::new_current_thread() } else { let mut b = tokio::runtime::Builder::new_multi_thread(); b.worker_threads(2); b }
-        .enable_all()
-        .build()
-        .expect("runtime");
-    // STOREFRONT_BENCH_ONLY=drain runs one part, for profiling.
+    let runtime = if std::env::var("STOREFRONT_BENCH_CURRENT_THREAD").is_ok() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
+    // STOREFRONT_BENCH_ONLY=drain|bare|engine runs one part, for profiling.
     let only = std::env::var("STOREFRONT_BENCH_ONLY").unwrap_or_default();
     runtime.block_on(async {
         if only == "bare" {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::credential::Renewable;
@@ -168,7 +169,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             policy: self.policy,
             relogin: self.relogin,
             schedule: Schedule::default(),
-            in_flight: JoinSet::new(),
+            in_flight: FuturesUnordered::new(),
             waiters: HashMap::new(),
             watchers: HashMap::new(),
             events: events.clone(),
@@ -607,7 +608,9 @@ struct Driver<R: Renewable, S> {
     policy: RenewalPolicy,
     relogin: Option<ReloginFn<R::Credential>>,
     schedule: Schedule<R::Credential>,
-    in_flight: JoinSet<Completion<R::Credential>>,
+    /// Renewals in flight, polled by the driver itself: no task per renewal, and a
+    /// completion is handled where it finishes.
+    in_flight: FuturesUnordered<BoxFuture<Option<Completion<R::Credential>>>>,
     waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
     watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
     events: broadcast::Sender<RenewalEvent>,
@@ -640,15 +643,11 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             };
             tokio::select! {
                 biased;
-                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
-                    if let Ok(completion) = done {
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    // `None`: the renewer panicked; the token stays in flight until
+                    // it is replaced or removed, and nothing else is disturbed.
+                    if let Some(completion) = done {
                         self.complete(completion);
-                    }
-                    // Take every other finished renewal too, then refill the pool once.
-                    while let Some(done) = self.in_flight.try_join_next() {
-                        if let Ok(completion) = done {
-                            self.complete(completion);
-                        }
                     }
                 }
                 command = self.commands.recv(), if !stopping => match command {
@@ -725,10 +724,12 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             if due_ms > now_ms {
                 break;
             }
-            let expired = self
-                .schedule
-                .entry(slot)
-                .is_none_or(|entry| entry.expires_at_ms <= now_ms);
+            let expired = self.schedule.entry(slot).is_none_or(|entry| {
+                self.renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= now_ms
+            });
             if expired {
                 self.schedule.pop_due(now_ms);
                 self.expire(slot);
@@ -783,13 +784,18 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let Some(entry) = self.schedule.entry(slot) else {
             return;
         };
-        let (generation, version, previous_expiry) =
-            (entry.generation, entry.version, entry.expires_at_ms);
+        let (generation, version, previous_expiry) = (
+            entry.generation,
+            entry.version,
+            self.renewer
+                .expires_at(&entry.credential)
+                .timestamp_millis(),
+        );
         let (id, credential) = (entry.id.clone(), entry.credential.clone());
         let renewer = Arc::clone(&self.renewer);
         let store = Arc::clone(&self.store);
         let now = self.now.clone();
-        self.in_flight.spawn(async move {
+        self.in_flight.push(isolate(async move {
             let outcome = match renewer.renew(&credential).await {
                 Err(error) => Outcome::Failed {
                     rejected: renewer.is_rejected(&error),
@@ -820,7 +826,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                 generation,
                 outcome,
             }
-        });
+        }));
     }
 
     fn start_relogin(&mut self, slot: Slot) {
@@ -834,7 +840,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
         let store = Arc::clone(&self.store);
         let now = self.now.clone();
-        self.in_flight.spawn(async move {
+        self.in_flight.push(isolate(async move {
             let outcome = match relogin(id.clone()).await {
                 None => Outcome::NoLogin,
                 Some(credential) => {
@@ -852,7 +858,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                 generation,
                 outcome,
             }
-        });
+        }));
     }
 
     fn complete(&mut self, completion: Completion<R::Credential>) {
@@ -951,7 +957,6 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         if let Some(entry) = self.schedule.entry_mut(slot) {
             entry.credential = credential.clone();
             entry.issued_at_ms = issued_at.timestamp_millis();
-            entry.expires_at_ms = expires_at.timestamp_millis();
             entry.failures = 0;
             if let Some(version) = version {
                 entry.version = version;
@@ -993,7 +998,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         }
         entry.failures += 1;
         let attempt = entry.failures;
-        let expires_ms = entry.expires_at_ms;
+        let expires_ms = self
+            .renewer
+            .expires_at(&entry.credential)
+            .timestamp_millis();
         let remaining =
             Duration::from_millis(u64::try_from(expires_ms - now.timestamp_millis()).unwrap_or(0));
         let delay = self.policy.retry_delay(attempt, remaining);
@@ -1058,7 +1066,6 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             id,
             credential: credential.clone(),
             issued_at_ms: issued_at.timestamp_millis(),
-            expires_at_ms: expires_at.timestamp_millis(),
             due_at_ms: due.timestamp_millis(),
             version,
             generation: 0,
@@ -1146,7 +1153,12 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         match entry.phase {
             Phase::InFlight => self.waiters.entry(slot).or_default().push(reply),
             Phase::Dead => {
-                let kind = if entry.expires_at_ms <= self.now.server().timestamp_millis() {
+                let kind = if self
+                    .renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= self.now.server().timestamp_millis()
+                {
                     RenewalErrorKind::Expired
                 } else {
                     RenewalErrorKind::Rejected
@@ -1154,7 +1166,12 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                 let _ = reply.send(Err(RenewalError::new(kind, "")));
             }
             Phase::Waiting => {
-                if entry.expires_at_ms <= self.now.server().timestamp_millis() {
+                if self
+                    .renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= self.now.server().timestamp_millis()
+                {
                     self.waiters.entry(slot).or_default().push(reply);
                     self.expire(slot);
                 } else {
@@ -1171,7 +1188,13 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let state = match entry.phase {
             Phase::Waiting => TokenState::Scheduled,
             Phase::InFlight => TokenState::Renewing,
-            Phase::Dead if entry.expires_at_ms <= self.now.server().timestamp_millis() => {
+            Phase::Dead
+                if self
+                    .renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= self.now.server().timestamp_millis() =>
+            {
                 TokenState::Expired
             }
             Phase::Dead => TokenState::Rejected,
@@ -1180,11 +1203,26 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             credential: entry.credential.clone(),
             state,
             issued_at: at(entry.issued_at_ms),
-            expires_at: at(entry.expires_at_ms),
+            expires_at: at(self
+                .renewer
+                .expires_at(&entry.credential)
+                .timestamp_millis()),
             next_renewal_at: (entry.phase == Phase::Waiting).then(|| at(entry.due_at_ms)),
             failures: entry.failures,
         })
     }
+}
+
+/// Runs a renewal future so that a panic in a renewer's code is contained: it
+/// yields `None` instead of unwinding through the driver.
+fn isolate<T: Send + 'static>(
+    future: impl Future<Output = T> + Send + 'static,
+) -> BoxFuture<Option<T>> {
+    Box::pin(
+        std::panic::AssertUnwindSafe(future)
+            .catch_unwind()
+            .map(Result::ok),
+    )
 }
 
 /// An error and its sources, as one line.
