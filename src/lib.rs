@@ -13,6 +13,9 @@
 //!   ([`RetryPolicy`]);
 //! - secret newtypes ([`AccessToken`], [`Password`], [`PrivateToken`]) that never
 //!   print their value;
+//! - [`renewal`]: tokens kept alive ahead of expiry — one with
+//!   [`renewal::TokenKeeper`], any number with [`renewal::RenewalEngine`] — through
+//!   faults, clock skew, suspend and restarts;
 //! - [`mock::MockStorefront`] (feature `mock`): a stateful Storefront on loopback
 //!   for your own tests.
 //!
