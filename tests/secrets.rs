@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{Captured, EMAIL, NAME};
 use storefront_token::mock::{Fault, MockStorefront};
+use storefront_token::renewal::{StorefrontRenewer, TokenKeeper};
 use storefront_token::{AccessToken, Password, PrivateToken, RetryPolicy, StorefrontClient};
 
 const PASSWORD_SENTINEL: &str = "PASSWORD-SENTINEL-51f0c2";
@@ -81,6 +82,25 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
         client.customer(renewed.access_token()).await?
     ));
     client.delete_token(renewed.access_token()).await?;
+
+    // The renewal engine: its keeper, status and events print no token either.
+    let kept = client
+        .create_token(EMAIL, &Password::new(PASSWORD_SENTINEL))
+        .await?;
+    real_tokens.push(kept.access_token().expose_secret().to_owned());
+    let keeper = TokenKeeper::start(StorefrontRenewer::new(client.clone()), kept).await?;
+    let mut keeper_events = keeper.events();
+    let renewed = keeper.renew_now().await;
+    if let Ok(token) = &renewed {
+        real_tokens.push(token.access_token().expose_secret().to_owned());
+    }
+    texts.push(format!("{renewed:?}"));
+    texts.push(format!("{keeper:?}"));
+    texts.push(format!("{:?}", keeper.status().await));
+    while let Ok(Some(event)) = keeper_events.try_recv() {
+        texts.push(format!("{event:?}"));
+    }
+    keeper.shutdown().await;
 
     // Every operation, failing in each layer, with the sentinel token sent.
     let sentinel = AccessToken::new(TOKEN_SENTINEL);
