@@ -5,7 +5,7 @@ mod common;
 
 use common::{EMAIL, NAME, PASSWORD};
 use storefront_token::mock::MockStorefront;
-use storefront_token::{Password, StorefrontClient};
+use storefront_token::Password;
 
 #[tokio::test(flavor = "current_thread")]
 async fn version_mismatch_and_deprecation_warn_once() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,10 +17,7 @@ async fn version_mismatch_and_deprecation_warn_once() -> Result<(), Box<dyn std:
         .deprecated_reason("customerAccessTokenCreate is for legacy customer accounts")
         .build()
         .await?;
-    let client = StorefrontClient::builder()
-        .endpoint(shop.endpoint())
-        .public_token(shop.public_token())
-        .build()?;
+    let client = common::builder_for(&shop).build()?;
     let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
     client.renew_token(token.access_token()).await?;
 
@@ -37,14 +34,8 @@ async fn version_mismatch_and_deprecation_warn_once() -> Result<(), Box<dyn std:
 #[tokio::test(flavor = "current_thread")]
 async fn a_matching_version_is_silent() -> Result<(), Box<dyn std::error::Error>> {
     let (captured, _guard) = common::capture_logs(tracing::Level::WARN);
-    let shop = MockStorefront::builder()
-        .demo_customer(EMAIL, PASSWORD, NAME)
-        .build()
-        .await?;
-    let client = StorefrontClient::builder()
-        .endpoint(shop.endpoint())
-        .public_token(shop.public_token())
-        .build()?;
+    let shop = common::mock().await;
+    let client = common::builder_for(&shop).build()?;
     client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
     assert_eq!(captured.text(), "");
     Ok(())

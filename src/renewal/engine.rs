@@ -795,8 +795,8 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let renewer = Arc::clone(&self.renewer);
         let store = Arc::clone(&self.store);
         let now = self.now.clone();
-        self.in_flight.push(isolate(async move {
-            let outcome = match renewer.renew(&credential).await {
+        self.track(slot, generation, async move {
+            match renewer.renew(&credential).await {
                 Err(error) => Outcome::Failed {
                     rejected: renewer.is_rejected(&error),
                     reason: error_chain(&error),
@@ -820,11 +820,23 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                         }
                     }
                 }
-            };
+            }
+        });
+    }
+
+    /// Puts a renewal or re-login in flight; its outcome comes back to
+    /// [`complete`](Self::complete) tagged with the token's slot and generation.
+    fn track(
+        &mut self,
+        slot: Slot,
+        generation: u32,
+        outcome: impl Future<Output = Outcome<R::Credential>> + Send + 'static,
+    ) {
+        self.in_flight.push(isolate(async move {
             Completion {
                 slot,
                 generation,
-                outcome,
+                outcome: outcome.await,
             }
         }));
     }
@@ -840,8 +852,8 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
         let store = Arc::clone(&self.store);
         let now = self.now.clone();
-        self.in_flight.push(isolate(async move {
-            let outcome = match relogin(id.clone()).await {
+        self.track(slot, generation, async move {
+            match relogin(id.clone()).await {
                 None => Outcome::NoLogin,
                 Some(credential) => {
                     let issued_at = now.server();
@@ -852,13 +864,8 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                         stored,
                     }
                 }
-            };
-            Completion {
-                slot,
-                generation,
-                outcome,
             }
-        }));
+        });
     }
 
     fn complete(&mut self, completion: Completion<R::Credential>) {
