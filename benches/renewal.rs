@@ -371,12 +371,16 @@ fn main() {
     // STOREFRONT_BENCH_ONLY=drain|bare|engine runs one part, for profiling.
     let only = std::env::var("STOREFRONT_BENCH_ONLY").unwrap_or_default();
     runtime.block_on(async {
+        let count = std::env::var("STOREFRONT_BENCH_COUNT")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000);
         if only == "bare" {
-            println!("bare {:.0}/s", bare_drain(100_000, 32).await);
+            println!("bare {:.0}/s", bare_drain(count, 32).await);
             return;
         }
         if only == "engine" {
-            println!("engine {:.0}/s", engine_drain(100_000, 32).await);
+            println!("engine {:.0}/s", engine_drain(count, 32).await);
             return;
         }
         if only == "drain" {

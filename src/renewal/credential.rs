@@ -68,13 +68,8 @@ impl Renewable for StorefrontRenewer {
         credential.expires_at()
     }
 
-    fn renew(
-        &self,
-        credential: &CustomerAccessToken,
-    ) -> impl Future<Output = Result<CustomerAccessToken, Error>> + Send {
-        let client = self.client.clone();
-        let token = credential.access_token().clone();
-        async move { client.renew_token(&token).await }
+    async fn renew(&self, credential: &CustomerAccessToken) -> Result<CustomerAccessToken, Error> {
+        self.client.renew_token(credential.access_token()).await
     }
 
     fn is_rejected(&self, error: &Error) -> bool {

@@ -542,6 +542,9 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
     }
 }
 
+/// The tokio timer's resolution.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 /// Changes in the estimated server clock offset smaller than this are jitter
 /// (the `Date` header has whole seconds) and are not applied, so deadlines do
 /// not wobble.
@@ -710,7 +713,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let until_due = Duration::from_millis(
             u64::try_from(due_ms - self.now.server().timestamp_millis()).unwrap_or(0),
         );
-        let until_start = self.next_start.saturating_duration_since(Instant::now());
+        let until_start = self
+            .next_start
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(TIMER_TICK);
         until_due.max(until_start).min(heartbeat)
     }
 
@@ -735,7 +741,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                 self.expire(slot);
                 continue;
             }
-            if Instant::now() < self.next_start {
+            // A start less than a timer tick away goes now: the timer could not wait
+            // that little anyway, and a high rate must not mean one start per turn.
+            if self.next_start.saturating_duration_since(Instant::now()) >= TIMER_TICK {
                 break;
             }
             self.schedule.pop_due(now_ms);
@@ -961,8 +969,12 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         };
         let expires_at = self.renewer.expires_at(&credential);
         let due = self.policy.renew_at(&id, issued_at, expires_at);
+        // Copies only for those listening: most tokens have neither a watcher nor a
+        // waiter.
+        let listened = self.watchers.contains_key(&slot) || self.waiters.contains_key(&slot);
+        let copy = listened.then(|| credential.clone());
         if let Some(entry) = self.schedule.entry_mut(slot) {
-            entry.credential = credential.clone();
+            entry.credential = credential;
             entry.issued_at_ms = issued_at.timestamp_millis();
             entry.failures = 0;
             if let Some(version) = version {
@@ -970,8 +982,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             }
         }
         self.schedule.schedule(slot, due.timestamp_millis());
-        self.publish(slot, Some(credential.clone()));
-        self.answer(slot, Ok(credential));
+        if let Some(credential) = copy {
+            self.publish(slot, Some(credential.clone()));
+            self.answer(slot, Ok(credential));
+        }
         self.emit(event);
     }
 
