@@ -265,10 +265,9 @@ fn scale(delta: TimeDelta, factor: f64) -> TimeDelta {
 fn stable_unit(id: &TokenId) -> f64 {
     const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash = id
-        .as_str()
-        .bytes()
-        .fold(FNV_OFFSET, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME));
+    let mut hash = id.as_str().bytes().fold(FNV_OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+    });
     hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^= hash >> 31;
@@ -306,10 +305,16 @@ mod tests {
             let fraction = ((when - at(0)).num_seconds() as f64 / lifetime as f64 - 0.55) / 0.15;
             buckets[((fraction * 10.0) as usize).min(9)] += 1;
         }
-        assert!(buckets.iter().all(|&n| (800..1200).contains(&n)), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|&n| (800..1200).contains(&n)),
+            "{buckets:?}"
+        );
         // Pinned (computed independently), so that replicas running different
         // versions of the crate agree on when to renew.
-        assert_eq!(stable_unit(&TokenId::new("customer-1")), 0.174_560_920_502_408_8);
+        assert_eq!(
+            stable_unit(&TokenId::new("customer-1")),
+            0.174_560_920_502_408_8
+        );
     }
 
     #[test]
