@@ -633,13 +633,18 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let mut alarm: Option<(Instant, crate::clock::Sleep)> = None;
         loop {
             self.look_at_the_clock();
-            if !stopping {
-                self.start_due_renewals();
-            }
+            let progressed = !stopping && self.start_due_renewals();
             if stopping && self.in_flight.is_empty() {
                 break;
             }
-            let wake_at = Instant::now() + self.time_to_next_wake();
+            // A turn that started nothing waits at least a tick: nothing can change
+            // before time passes or something arrives (and under paused tokio time a
+            // zero wait would keep the clock from ever moving).
+            let mut wait = self.time_to_next_wake();
+            if !progressed {
+                wait = wait.max(TIMER_TICK);
+            }
+            let wake_at = Instant::now() + wait;
             let (_, sleep) = match alarm.take() {
                 Some((at, sleep)) if at <= wake_at => alarm.insert((at, sleep)),
                 _ => alarm.insert((wake_at, self.now.clock.sleep(wake_at - Instant::now()))),
@@ -713,6 +718,8 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let until_due = Duration::from_millis(
             u64::try_from(due_ms - self.now.server().timestamp_millis()).unwrap_or(0),
         );
+        // Zero exactly when `start_due_renewals` would start one: a zero wait that
+        // starts nothing would spin, and under paused time never let the clock move.
         let until_start = self
             .next_start
             .saturating_duration_since(Instant::now())
@@ -720,9 +727,12 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         until_due.max(until_start).min(heartbeat)
     }
 
-    fn start_due_renewals(&mut self) {
+    /// Starts what is due, within the pool and the rate limit; whether it started
+    /// (or expired) anything.
+    fn start_due_renewals(&mut self) -> bool {
         let now = self.now.server();
         let now_ms = now.timestamp_millis();
+        let mut progressed = false;
         while self.in_flight.len() < self.policy.max_in_flight() {
             let Some((due_ms, slot)) = self.schedule.next_due() else {
                 break;
@@ -739,11 +749,12 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             if expired {
                 self.schedule.pop_due(now_ms);
                 self.expire(slot);
+                progressed = true;
                 continue;
             }
             // A start less than a timer tick away goes now: the timer could not wait
             // that little anyway, and a high rate must not mean one start per turn.
-            if self.next_start.saturating_duration_since(Instant::now()) >= TIMER_TICK {
+            if self.next_start.saturating_duration_since(Instant::now()) > TIMER_TICK {
                 break;
             }
             self.schedule.pop_due(now_ms);
@@ -757,9 +768,13 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                     let at = now_ms + i64::try_from(rest.as_millis()).unwrap_or(i64::MAX);
                     self.schedule.schedule(slot, at);
                 }
-                _ => self.start_renewal(slot),
+                _ => {
+                    self.start_renewal(slot);
+                    progressed = true;
+                }
             }
         }
+        progressed
     }
 
     fn since_last_attempt(&self, slot: Slot) -> Option<Duration> {

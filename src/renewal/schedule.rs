@@ -49,7 +49,9 @@ pub(crate) type Slot = u32;
 
 pub(crate) struct Schedule<C> {
     slots: Vec<Option<Entry<C>>>,
-    free: Vec<Slot>,
+    /// Freed slots, with the generation their last entry reached: a new entry
+    /// there starts past it, so a late result for the old one is never taken for it.
+    free: Vec<(Slot, u32)>,
     index: HashTable<Slot>,
     hasher: DefaultHashBuilder,
     heap: BinaryHeap<Reverse<Deadline>>,
@@ -121,7 +123,10 @@ impl<C> Schedule<C> {
             }
             TableEntry::Vacant(vacant) => {
                 let slot = match self.free.pop() {
-                    Some(slot) => slot,
+                    Some((slot, last_generation)) => {
+                        entry.generation = last_generation.wrapping_add(1);
+                        slot
+                    }
                     None => {
                         self.slots.push(None);
                         (self.slots.len() - 1) as Slot
@@ -160,7 +165,7 @@ impl<C> Schedule<C> {
             .ok()?;
         let (slot, _) = found.remove();
         let entry = self.slots.get_mut(slot as usize)?.take()?;
-        self.free.push(slot);
+        self.free.push((slot, entry.generation));
         self.len -= 1;
         Some((slot, entry))
     }
@@ -260,6 +265,11 @@ mod tests {
         assert_eq!(schedule.pop_due(100), None);
         let b = schedule.insert(entry("b", 1));
         assert_eq!(b, a, "the slot is reused");
+        let generation = |schedule: &Schedule<u8>| schedule.entry(b).map(|e| e.generation);
+        assert!(
+            generation(&schedule) > Some(1),
+            "a reused slot starts past the old generation"
+        );
         assert_eq!(schedule.slot_of(&TokenId::new("b")), Some(b));
         schedule.unschedule(b, Phase::InFlight);
         assert_eq!(schedule.pop_due(100), None);
