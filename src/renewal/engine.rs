@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -158,6 +157,14 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
                 Box::pin(async move { store.delete(&id).await })
             })
         };
+        // The pool: `max_in_flight` workers run renewals as the driver hands them
+        // out, each picking up the next one the moment it finishes the last.
+        let (job_sender, job_receiver) = mpsc::unbounded_channel::<Job<R::Credential>>();
+        let (completion_sender, completion_receiver) = mpsc::unbounded_channel();
+        let job_receiver = Arc::new(tokio::sync::Mutex::new(job_receiver));
+        for _ in 0..self.policy.max_in_flight() {
+            tokio::spawn(work(Arc::clone(&job_receiver), completion_sender.clone()));
+        }
         let mut driver = Driver {
             now: Now {
                 clock: Arc::clone(&self.clock),
@@ -169,7 +176,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             policy: self.policy,
             relogin: self.relogin,
             schedule: Schedule::default(),
-            in_flight: FuturesUnordered::new(),
+            in_flight: 0,
+            jobs: job_sender,
+            completions: completion_receiver,
             waiters: HashMap::new(),
             watchers: HashMap::new(),
             events: events.clone(),
@@ -611,9 +620,10 @@ struct Driver<R: Renewable, S> {
     policy: RenewalPolicy,
     relogin: Option<ReloginFn<R::Credential>>,
     schedule: Schedule<R::Credential>,
-    /// Renewals in flight, polled by the driver itself: no task per renewal, and a
-    /// completion is handled where it finishes.
-    in_flight: FuturesUnordered<BoxFuture<Option<Completion<R::Credential>>>>,
+    /// Renewals handed to the pool and not yet reported back.
+    in_flight: usize,
+    jobs: mpsc::UnboundedSender<Job<R::Credential>>,
+    completions: mpsc::UnboundedReceiver<Option<Completion<R::Credential>>>,
     waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
     watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
     events: broadcast::Sender<RenewalEvent>,
@@ -634,7 +644,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         loop {
             self.look_at_the_clock();
             let progressed = !stopping && self.start_due_renewals();
-            if stopping && self.in_flight.is_empty() {
+            if stopping && self.in_flight == 0 {
                 break;
             }
             // A turn that started nothing waits at least a tick: nothing can change
@@ -651,11 +661,11 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             };
             tokio::select! {
                 biased;
-                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    // `None`: the renewer panicked; the token stays in flight until
-                    // it is replaced or removed, and nothing else is disturbed.
-                    if let Some(completion) = done {
-                        self.complete(completion);
+                Some(done) = self.completions.recv(), if self.in_flight > 0 => {
+                    self.finished(done);
+                    // Take every other finished renewal too, then refill the pool once.
+                    while let Ok(done) = self.completions.try_recv() {
+                        self.finished(done);
                     }
                 }
                 command = self.commands.recv(), if !stopping => match command {
@@ -709,7 +719,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
 
     fn time_to_next_wake(&mut self) -> Duration {
         let heartbeat = self.policy.heartbeat();
-        if self.in_flight.len() >= self.policy.max_in_flight() {
+        if self.in_flight >= self.dispatch_limit() {
             return heartbeat; // a completion wakes us first
         }
         let Some((due_ms, _)) = self.schedule.next_due() else {
@@ -733,7 +743,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         let now = self.now.server();
         let now_ms = now.timestamp_millis();
         let mut progressed = false;
-        while self.in_flight.len() < self.policy.max_in_flight() {
+        while self.in_flight < self.dispatch_limit() {
             let Some((due_ms, slot)) = self.schedule.next_due() else {
                 break;
             };
@@ -855,13 +865,32 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         generation: u32,
         outcome: impl Future<Output = Outcome<R::Credential>> + Send + 'static,
     ) {
-        self.in_flight.push(isolate(async move {
+        self.in_flight += 1;
+        let job: Job<R::Credential> = Box::pin(async move {
             Completion {
                 slot,
                 generation,
                 outcome: outcome.await,
             }
-        }));
+        });
+        // The workers live as long as the driver holds this sender.
+        let _ = self.jobs.send(job);
+    }
+
+    /// Up to `max_in_flight` renewals run; as many more wait in the queue, so a
+    /// worker that finishes picks up the next at once instead of waiting for the
+    /// driver's turn.
+    fn dispatch_limit(&self) -> usize {
+        self.policy.max_in_flight().saturating_mul(2)
+    }
+
+    /// A worker reported back; `None` means the renewer panicked: the token stays
+    /// in flight until it is replaced or removed, and nothing else is disturbed.
+    fn finished(&mut self, done: Option<Completion<R::Credential>>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(completion) = done {
+            self.complete(completion);
+        }
     }
 
     fn start_relogin(&mut self, slot: Slot) {
@@ -1249,16 +1278,23 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
     }
 }
 
-/// Runs a renewal future so that a panic in a renewer's code is contained: it
-/// yields `None` instead of unwinding through the driver.
-fn isolate<T: Send + 'static>(
-    future: impl Future<Output = T> + Send + 'static,
-) -> BoxFuture<Option<T>> {
-    Box::pin(
-        std::panic::AssertUnwindSafe(future)
-            .catch_unwind()
-            .map(Result::ok),
-    )
+/// A renewal (or re-login) for the pool to run.
+type Job<C> = BoxFuture<Completion<C>>;
+
+/// One worker of the pool: runs jobs one at a time until the driver stops. A
+/// panic in a renewer's code is contained: it reports `None` and carries on.
+async fn work<C: Send + 'static>(
+    jobs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job<C>>>>,
+    completions: mpsc::UnboundedSender<Option<Completion<C>>>,
+) {
+    loop {
+        let job = jobs.lock().await.recv().await;
+        let Some(job) = job else { break };
+        let done = std::panic::AssertUnwindSafe(job).catch_unwind().await.ok();
+        if completions.send(done).is_err() {
+            break;
+        }
+    }
 }
 
 /// An error and its sources, as one line.

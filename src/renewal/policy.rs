@@ -161,7 +161,9 @@ impl RenewalPolicy {
         self
     }
 
-    /// Renewals in flight at once (at least 1). Default 32.
+    /// Renewals running at once (at least 1), each on one of as many workers; as
+    /// many again may wait, already started by the rate limit, for the next free
+    /// worker. Default 32.
     #[must_use]
     pub fn with_max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit.max(1);
