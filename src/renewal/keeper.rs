@@ -2,8 +2,10 @@
 
 use tokio::sync::watch;
 
-use super::engine::{RenewalEngine, RenewalError, RenewalErrorKind, RenewalHandle};
+use super::engine::RenewalEngine;
 use super::events::EventReceiver;
+use super::handle::RenewalHandle;
+use super::status::{RenewalError, RenewalErrorKind};
 use super::{Renewable, TokenId, TokenStore};
 
 /// Keeps one token alive and publishes it on a `tokio::sync::watch` channel.

@@ -45,24 +45,26 @@
 //! ```
 
 mod credential;
+mod driver;
 mod engine;
 mod events;
+mod handle;
 mod keeper;
 mod policy;
 mod schedule;
+mod status;
 mod store;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use credential::{Renewable, StorefrontRenewer};
-pub use engine::{
-    RenewalEngine, RenewalEngineBuilder, RenewalError, RenewalErrorKind, RenewalHandle, TokenState,
-    TokenStatus,
-};
+pub use engine::{RenewalEngine, RenewalEngineBuilder};
 pub use events::{EventError, EventReceiver, RenewalEvent};
+pub use handle::RenewalHandle;
 pub use keeper::TokenKeeper;
 pub use policy::RenewalPolicy;
+pub use status::{RenewalError, RenewalErrorKind, TokenState, TokenStatus};
 pub use store::{MemoryStore, PutOutcome, StoreError, StoredToken, TokenStore};
 
 /// The caller's name for a token: a customer id, a session id — anything stable.

@@ -1,0 +1,781 @@
+//! The driver task: every token on one [`Schedule`], renewals handed to a pool
+//! of workers behind a rate limit, results stored before they are announced.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::FutureExt;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::credential::Renewable;
+use super::engine::{BoxFuture, ReloginFn, Reply};
+use super::events::RenewalEvent;
+use super::handle::Command;
+use super::policy::RenewalPolicy;
+use super::schedule::{Entry, Phase, Schedule, Slot};
+use super::status::{RenewalError, RenewalErrorKind, TokenState, TokenStatus};
+use super::store::{PutOutcome, StoreError, TokenStore};
+use super::TokenId;
+use crate::clock::Clock;
+
+/// The tokio timer's resolution.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// Changes in the estimated server clock offset smaller than this are jitter
+/// (the `Date` header has whole seconds) and are not applied, so deadlines do
+/// not wobble.
+const OFFSET_HYSTERESIS: TimeDelta = TimeDelta::seconds(2);
+
+/// The engine's notion of now: the wall clock, shifted into the server's time by
+/// the offset last applied from the renewer's estimate.
+#[derive(Clone)]
+pub(super) struct Now {
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) offset_ms: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Now {
+    fn server(&self) -> DateTime<Utc> {
+        self.clock.now()
+            + TimeDelta::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Applies a new offset estimate if it moved more than the hysteresis.
+    fn follow(&self, estimate: TimeDelta) {
+        let applied =
+            TimeDelta::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed));
+        if (estimate - applied).abs() > OFFSET_HYSTERESIS {
+            self.offset_ms.store(
+                estimate.num_milliseconds(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+/// What a renewal task reports back.
+pub(super) struct Completion<C> {
+    slot: Slot,
+    generation: u32,
+    outcome: Outcome<C>,
+}
+
+enum Outcome<C> {
+    Renewed {
+        credential: C,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<C>, StoreError>,
+    },
+    Failed {
+        rejected: bool,
+        reason: String,
+    },
+    LoggedIn {
+        credential: C,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<C>, StoreError>,
+    },
+    NoLogin,
+}
+
+pub(super) struct Driver<R: Renewable, S> {
+    pub(super) now: Now,
+    /// Monotonic zero for the entries' last-attempt times.
+    pub(super) epoch: Instant,
+    pub(super) renewer: Arc<R>,
+    pub(super) store: Arc<S>,
+    pub(super) policy: RenewalPolicy,
+    pub(super) relogin: Option<ReloginFn<R::Credential>>,
+    pub(super) schedule: Schedule<R::Credential>,
+    /// Renewals handed to the pool and not yet reported back.
+    pub(super) in_flight: usize,
+    pub(super) jobs: mpsc::UnboundedSender<Job<R::Credential>>,
+    pub(super) completions: mpsc::UnboundedReceiver<Option<Completion<R::Credential>>>,
+    pub(super) waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
+    pub(super) watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
+    pub(super) events: broadcast::Sender<RenewalEvent>,
+    pub(super) commands: mpsc::UnboundedReceiver<Command<R::Credential>>,
+    /// The rate limit: no renewal starts before this instant.
+    pub(super) next_start: Instant,
+    /// Wall-clock and monotonic time at the last look, to notice jumps.
+    pub(super) last_look: (DateTime<Utc>, Instant),
+    pub(super) skew_warned: bool,
+}
+
+impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
+    pub(super) async fn run(mut self) {
+        let mut stopping = false;
+        // One timer, kept while it is not later than needed: re-arming it on every
+        // turn of a busy loop would cost more than the turn.
+        let mut alarm: Option<(Instant, crate::clock::Sleep)> = None;
+        loop {
+            self.look_at_the_clock();
+            let progressed = !stopping && self.start_due_renewals();
+            if stopping && self.in_flight == 0 {
+                break;
+            }
+            // A turn that started nothing waits at least a tick: nothing can change
+            // before time passes or something arrives (and under paused tokio time a
+            // zero wait would keep the clock from ever moving).
+            let mut wait = self.time_to_next_wake();
+            if !progressed {
+                wait = wait.max(TIMER_TICK);
+            }
+            let wake_at = Instant::now() + wait;
+            let (_, sleep) = match alarm.take() {
+                Some((at, sleep)) if at <= wake_at => alarm.insert((at, sleep)),
+                _ => alarm.insert((wake_at, self.now.clock.sleep(wake_at - Instant::now()))),
+            };
+            tokio::select! {
+                biased;
+                Some(done) = self.completions.recv(), if self.in_flight > 0 => {
+                    self.finished(done);
+                    // Take every other finished renewal too, then refill the pool once.
+                    while let Ok(done) = self.completions.try_recv() {
+                        self.finished(done);
+                    }
+                }
+                command = self.commands.recv(), if !stopping => match command {
+                    Some(Command::Shutdown) | None => stopping = true,
+                    Some(command) => self.command(command),
+                },
+                () = sleep => alarm = None,
+            }
+        }
+        for (_, waiters) in self.waiters.drain() {
+            for waiter in waiters {
+                let _ = waiter.send(Err(RenewalError::new(RenewalErrorKind::Stopped, "")));
+            }
+        }
+    }
+
+    fn emit(&self, event: RenewalEvent) {
+        // No receiver is not an error: events are optional.
+        let _ = self.events.send(event);
+    }
+
+    /// Notices wall-clock jumps (suspend, a set clock) and a skewed server clock.
+    fn look_at_the_clock(&mut self) {
+        let (wall, mono) = (self.now.clock.now(), Instant::now());
+        let (last_wall, last_mono) = self.last_look;
+        let monotonic = TimeDelta::from_std(mono - last_mono).unwrap_or(TimeDelta::MAX);
+        let jump = (wall - last_wall) - monotonic;
+        if jump.abs() > TimeDelta::from_std(self.policy.jump_threshold()).unwrap_or(TimeDelta::MAX)
+        {
+            tracing::warn!(
+                jump_ms = jump.num_milliseconds(),
+                "wall clock jumped; re-examining due renewals"
+            );
+            self.emit(RenewalEvent::ClockJump { jump });
+        }
+        self.last_look = (wall, mono);
+        if let Some(offset) = self.renewer.server_clock_offset() {
+            self.now.follow(offset);
+            let beyond = offset.abs()
+                > TimeDelta::from_std(self.policy.skew_warning()).unwrap_or(TimeDelta::MAX);
+            if beyond && !self.skew_warned {
+                tracing::warn!(
+                    offset_ms = offset.num_milliseconds(),
+                    "the server's clock differs from ours"
+                );
+                self.emit(RenewalEvent::ClockSkew { offset });
+            }
+            self.skew_warned = beyond;
+        }
+    }
+
+    fn time_to_next_wake(&mut self) -> Duration {
+        let heartbeat = self.policy.heartbeat();
+        if self.in_flight >= self.dispatch_limit() {
+            return heartbeat; // a completion wakes us first
+        }
+        let Some((due_ms, _)) = self.schedule.next_due() else {
+            return heartbeat;
+        };
+        let until_due = Duration::from_millis(
+            u64::try_from(due_ms - self.now.server().timestamp_millis()).unwrap_or(0),
+        );
+        // Zero exactly when `start_due_renewals` would start one: a zero wait that
+        // starts nothing would spin, and under paused time never let the clock move.
+        let until_start = self
+            .next_start
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(TIMER_TICK);
+        until_due.max(until_start).min(heartbeat)
+    }
+
+    /// Starts what is due, within the pool and the rate limit; whether it started
+    /// (or expired) anything.
+    fn start_due_renewals(&mut self) -> bool {
+        let now = self.now.server();
+        let now_ms = now.timestamp_millis();
+        let mut progressed = false;
+        while self.in_flight < self.dispatch_limit() {
+            let Some((due_ms, slot)) = self.schedule.next_due() else {
+                break;
+            };
+            if due_ms > now_ms {
+                break;
+            }
+            let expired = self.schedule.entry(slot).is_none_or(|entry| {
+                self.renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= now_ms
+            });
+            if expired {
+                self.schedule.pop_due(now_ms);
+                self.expire(slot);
+                progressed = true;
+                continue;
+            }
+            // A start less than a timer tick away goes now: the timer could not wait
+            // that little anyway, and a high rate must not mean one start per turn.
+            if self.next_start.saturating_duration_since(Instant::now()) > TIMER_TICK {
+                break;
+            }
+            self.schedule.pop_due(now_ms);
+            // Deadlines are in estimated server time; the gap between two attempts is
+            // also kept on the monotonic clock, so a moving estimate cannot shorten it.
+            let too_soon = self
+                .since_last_attempt(slot)
+                .and_then(|since| self.policy.min_retry_gap().checked_sub(since));
+            match too_soon {
+                Some(rest) if !rest.is_zero() => {
+                    let at = now_ms + i64::try_from(rest.as_millis()).unwrap_or(i64::MAX);
+                    self.schedule.schedule(slot, at);
+                }
+                _ => {
+                    self.start_renewal(slot);
+                    progressed = true;
+                }
+            }
+        }
+        progressed
+    }
+
+    fn since_last_attempt(&self, slot: Slot) -> Option<Duration> {
+        let entry = self.schedule.entry(slot)?;
+        (entry.last_attempt_ms > 0).then(|| {
+            let now = self.monotonic_ms();
+            Duration::from_millis(now.saturating_sub(entry.last_attempt_ms))
+        })
+    }
+
+    /// Milliseconds since the engine started, on the monotonic clock; at least 1.
+    fn monotonic_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    fn take_start_slot(&mut self) {
+        let now = Instant::now();
+        self.next_start = self.next_start.max(now) + self.policy.start_interval();
+    }
+
+    fn start_renewal(&mut self, slot: Slot) {
+        self.take_start_slot();
+        self.schedule.unschedule(slot, Phase::InFlight);
+        let attempted_ms = self.monotonic_ms();
+        if let Some(entry) = self.schedule.entry_mut(slot) {
+            entry.last_attempt_ms = attempted_ms;
+        }
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        let (generation, version, previous_expiry) = (
+            entry.generation,
+            entry.version,
+            self.renewer
+                .expires_at(&entry.credential)
+                .timestamp_millis(),
+        );
+        let (id, credential) = (entry.id.clone(), entry.credential.clone());
+        let renewer = Arc::clone(&self.renewer);
+        let store = Arc::clone(&self.store);
+        let now = self.now.clone();
+        self.track(slot, generation, async move {
+            match renewer.renew(&credential).await {
+                Err(error) => Outcome::Failed {
+                    rejected: renewer.is_rejected(&error),
+                    reason: error_chain(&error),
+                },
+                Ok(renewed) => {
+                    let issued_at = now.server();
+                    let expires_ms = renewer.expires_at(&renewed).timestamp_millis();
+                    if expires_ms <= issued_at.timestamp_millis() || expires_ms <= previous_expiry {
+                        Outcome::Failed {
+                            rejected: false,
+                            reason:
+                                "the renewal returned an expiry that is not after the previous one"
+                                    .to_owned(),
+                        }
+                    } else {
+                        let stored = store.put(&id, &renewed, issued_at, Some(version)).await;
+                        Outcome::Renewed {
+                            credential: renewed,
+                            issued_at,
+                            stored,
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Puts a renewal or re-login in flight; its outcome comes back to
+    /// [`complete`](Self::complete) tagged with the token's slot and generation.
+    fn track(
+        &mut self,
+        slot: Slot,
+        generation: u32,
+        outcome: impl Future<Output = Outcome<R::Credential>> + Send + 'static,
+    ) {
+        self.in_flight += 1;
+        let job: Job<R::Credential> = Box::pin(async move {
+            Completion {
+                slot,
+                generation,
+                outcome: outcome.await,
+            }
+        });
+        // The workers live as long as the driver holds this sender.
+        let _ = self.jobs.send(job);
+    }
+
+    /// Up to `max_in_flight` renewals run; as many more wait in the queue, so a
+    /// worker that finishes picks up the next at once instead of waiting for the
+    /// driver's turn.
+    fn dispatch_limit(&self) -> usize {
+        self.policy.max_in_flight().saturating_mul(2)
+    }
+
+    /// A worker reported back; `None` means the renewer panicked: the token stays
+    /// in flight until it is replaced or removed, and nothing else is disturbed.
+    fn finished(&mut self, done: Option<Completion<R::Credential>>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(completion) = done {
+            self.complete(completion);
+        }
+    }
+
+    fn start_relogin(&mut self, slot: Slot) {
+        let Some(relogin) = self.relogin.clone() else {
+            return;
+        };
+        self.schedule.unschedule(slot, Phase::InFlight);
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
+        let store = Arc::clone(&self.store);
+        let now = self.now.clone();
+        self.track(slot, generation, async move {
+            match relogin(id.clone()).await {
+                None => Outcome::NoLogin,
+                Some(credential) => {
+                    let issued_at = now.server();
+                    let stored = store.put(&id, &credential, issued_at, Some(version)).await;
+                    Outcome::LoggedIn {
+                        credential,
+                        issued_at,
+                        stored,
+                    }
+                }
+            }
+        });
+    }
+
+    fn complete(&mut self, completion: Completion<R::Credential>) {
+        let Completion {
+            slot,
+            generation,
+            outcome,
+        } = completion;
+        // The token was replaced or removed while the renewal ran: its result is moot.
+        if self
+            .schedule
+            .entry(slot)
+            .is_none_or(|entry| entry.generation != generation)
+        {
+            return;
+        }
+        match outcome {
+            Outcome::Renewed {
+                credential,
+                issued_at,
+                stored,
+            } => self.renewed(slot, credential, issued_at, stored, false),
+            Outcome::LoggedIn {
+                credential,
+                issued_at,
+                stored,
+            } => self.renewed(slot, credential, issued_at, stored, true),
+            Outcome::Failed { rejected, reason } => self.failed(slot, rejected, reason),
+            Outcome::NoLogin => {
+                if let Some(entry) = self.schedule.entry_mut(slot) {
+                    entry.phase = Phase::Dead;
+                }
+            }
+        }
+    }
+
+    fn renewed(
+        &mut self,
+        slot: Slot,
+        credential: R::Credential,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<R::Credential>, StoreError>,
+        logged_in: bool,
+    ) {
+        let Some(id) = self.schedule.entry(slot).map(|entry| entry.id.clone()) else {
+            return;
+        };
+        let (credential, issued_at, version, event) = match stored {
+            Ok(PutOutcome::Stored { version }) => {
+                let expires_at = self.renewer.expires_at(&credential);
+                let event = if logged_in {
+                    RenewalEvent::LoggedInAgain {
+                        id: id.clone(),
+                        expires_at,
+                    }
+                } else {
+                    RenewalEvent::Renewed {
+                        id: id.clone(),
+                        expires_at,
+                    }
+                };
+                (credential, issued_at, Some(version), event)
+            }
+            Ok(PutOutcome::Conflict { current }) => {
+                let expires_at = self.renewer.expires_at(&current.credential);
+                let event = RenewalEvent::AdoptedFromStore {
+                    id: id.clone(),
+                    expires_at,
+                };
+                (
+                    current.credential,
+                    current.issued_at,
+                    Some(current.version),
+                    event,
+                )
+            }
+            Err(error) => {
+                self.emit(RenewalEvent::StoreFailed {
+                    id: id.clone(),
+                    reason: error_chain(&error),
+                });
+                let expires_at = self.renewer.expires_at(&credential);
+                (
+                    credential,
+                    issued_at,
+                    None,
+                    RenewalEvent::Renewed {
+                        id: id.clone(),
+                        expires_at,
+                    },
+                )
+            }
+        };
+        let expires_at = self.renewer.expires_at(&credential);
+        let due = self.policy.renew_at(&id, issued_at, expires_at);
+        // Copies only for those listening: most tokens have neither a watcher nor a
+        // waiter.
+        let listened = self.watchers.contains_key(&slot) || self.waiters.contains_key(&slot);
+        let copy = listened.then(|| credential.clone());
+        if let Some(entry) = self.schedule.entry_mut(slot) {
+            entry.credential = credential;
+            entry.issued_at_ms = issued_at.timestamp_millis();
+            entry.failures = 0;
+            if let Some(version) = version {
+                entry.version = version;
+            }
+        }
+        self.schedule.schedule(slot, due.timestamp_millis());
+        if let Some(credential) = copy {
+            self.publish(slot, Some(credential.clone()));
+            self.answer(slot, Ok(credential));
+        }
+        self.emit(event);
+    }
+
+    fn failed(&mut self, slot: Slot, rejected: bool, reason: String) {
+        let now = self.now.server();
+        let Some(entry) = self.schedule.entry_mut(slot) else {
+            return;
+        };
+        let id = entry.id.clone();
+        if rejected {
+            entry.phase = Phase::Dead;
+            entry.failures += 1;
+            self.publish(slot, None);
+            self.answer(
+                slot,
+                Err(RenewalError::new(
+                    RenewalErrorKind::Rejected,
+                    reason.clone(),
+                )),
+            );
+            self.emit(RenewalEvent::RenewalFailed {
+                id: id.clone(),
+                attempt: self.schedule.entry(slot).map_or(1, |e| e.failures),
+                next_attempt_at: None,
+                transient: false,
+                reason: reason.clone(),
+            });
+            self.emit(RenewalEvent::Rejected { id, reason });
+            self.start_relogin(slot);
+            return;
+        }
+        entry.failures += 1;
+        let attempt = entry.failures;
+        let expires_ms = self
+            .renewer
+            .expires_at(&entry.credential)
+            .timestamp_millis();
+        let remaining =
+            Duration::from_millis(u64::try_from(expires_ms - now.timestamp_millis()).unwrap_or(0));
+        let delay = self.policy.retry_delay(attempt, remaining);
+        let next_ms = (now.timestamp_millis()
+            + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+        .min(expires_ms);
+        let next_attempt_at = (next_ms < expires_ms)
+            .then(|| DateTime::from_timestamp_millis(next_ms))
+            .flatten();
+        self.schedule.schedule(slot, next_ms);
+        self.answer(
+            slot,
+            Err(RenewalError::new(RenewalErrorKind::Failed, reason.clone())),
+        );
+        self.emit(RenewalEvent::RenewalFailed {
+            id,
+            attempt,
+            next_attempt_at,
+            transient: true,
+            reason,
+        });
+    }
+
+    fn expire(&mut self, slot: Slot) {
+        let Some(entry) = self.schedule.entry_mut(slot) else {
+            return;
+        };
+        entry.phase = Phase::Dead;
+        let id = entry.id.clone();
+        self.publish(slot, None);
+        self.answer(slot, Err(RenewalError::new(RenewalErrorKind::Expired, "")));
+        self.emit(RenewalEvent::Expired { id });
+        self.start_relogin(slot);
+    }
+
+    fn publish(&mut self, slot: Slot, credential: Option<R::Credential>) {
+        if let Some(watcher) = self.watchers.get(&slot) {
+            watcher.send_replace(credential);
+        }
+    }
+
+    fn answer(&mut self, slot: Slot, result: Result<R::Credential, RenewalError>) {
+        if let Some(waiters) = self.waiters.remove(&slot) {
+            for waiter in waiters {
+                let _ = waiter.send(result.clone());
+            }
+        }
+    }
+
+    /// Holds a token: due at its renewal point, or now if that has passed (the rate
+    /// limit spreads the overdue ones); an expired one is announced when reached.
+    pub(super) fn hold(
+        &mut self,
+        id: TokenId,
+        credential: R::Credential,
+        issued_at: DateTime<Utc>,
+        version: u64,
+    ) -> Slot {
+        let expires_at = self.renewer.expires_at(&credential);
+        let due = self.policy.renew_at(&id, issued_at, expires_at);
+        let slot = self.schedule.insert(Entry {
+            id,
+            credential: credential.clone(),
+            issued_at_ms: issued_at.timestamp_millis(),
+            due_at_ms: due.timestamp_millis(),
+            version,
+            generation: 0,
+            failures: 0,
+            last_attempt_ms: 0,
+            phase: Phase::Waiting,
+        });
+        self.answer(
+            slot,
+            Err(RenewalError::new(
+                RenewalErrorKind::Failed,
+                "the token was replaced",
+            )),
+        );
+        self.publish(slot, Some(credential));
+        slot
+    }
+
+    fn command(&mut self, command: Command<R::Credential>) {
+        match command {
+            Command::Hold {
+                id,
+                credential,
+                issued_at,
+                version,
+                reply,
+            } => {
+                self.hold(id, credential, issued_at, version);
+                let _ = reply.send(());
+            }
+            Command::Forget { id } => {
+                if let Some((slot, _)) = self.schedule.remove(&id) {
+                    self.answer(
+                        slot,
+                        Err(RenewalError::new(
+                            RenewalErrorKind::NotFound,
+                            "the token was removed",
+                        )),
+                    );
+                    if let Some(watcher) = self.watchers.remove(&slot) {
+                        watcher.send_replace(None);
+                    }
+                }
+            }
+            Command::Status { id, reply } => {
+                let status = self
+                    .schedule
+                    .slot_of(&id)
+                    .and_then(|slot| self.status(slot));
+                let _ = reply.send(status);
+            }
+            Command::RenewNow { id, reply } => self.renew_now(&id, reply),
+            Command::Watch { id, reply } => {
+                let receiver = self.schedule.slot_of(&id).and_then(|slot| {
+                    let entry = self.schedule.entry(slot)?;
+                    let current = (entry.phase != Phase::Dead).then(|| entry.credential.clone());
+                    Some(
+                        self.watchers
+                            .entry(slot)
+                            .or_insert_with(|| watch::channel(current).0)
+                            .subscribe(),
+                    )
+                });
+                let _ = reply.send(receiver);
+            }
+            Command::Len { reply } => {
+                let _ = reply.send(self.schedule.len());
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn renew_now(
+        &mut self,
+        id: &TokenId,
+        reply: oneshot::Sender<Result<R::Credential, RenewalError>>,
+    ) {
+        let Some(slot) = self.schedule.slot_of(id) else {
+            let _ = reply.send(Err(RenewalError::new(RenewalErrorKind::NotFound, "")));
+            return;
+        };
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        match entry.phase {
+            Phase::InFlight => self.waiters.entry(slot).or_default().push(reply),
+            Phase::Dead => {
+                let kind = if self
+                    .renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= self.now.server().timestamp_millis()
+                {
+                    RenewalErrorKind::Expired
+                } else {
+                    RenewalErrorKind::Rejected
+                };
+                let _ = reply.send(Err(RenewalError::new(kind, "")));
+            }
+            Phase::Waiting => {
+                if self
+                    .renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= self.now.server().timestamp_millis()
+                {
+                    self.waiters.entry(slot).or_default().push(reply);
+                    self.expire(slot);
+                } else {
+                    self.waiters.entry(slot).or_default().push(reply);
+                    self.start_renewal(slot);
+                }
+            }
+        }
+    }
+
+    fn status(&self, slot: Slot) -> Option<TokenStatus<R::Credential>> {
+        let entry = self.schedule.entry(slot)?;
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let state = match entry.phase {
+            Phase::Waiting => TokenState::Scheduled,
+            Phase::InFlight => TokenState::Renewing,
+            Phase::Dead
+                if self
+                    .renewer
+                    .expires_at(&entry.credential)
+                    .timestamp_millis()
+                    <= self.now.server().timestamp_millis() =>
+            {
+                TokenState::Expired
+            }
+            Phase::Dead => TokenState::Rejected,
+        };
+        Some(TokenStatus {
+            credential: entry.credential.clone(),
+            state,
+            issued_at: at(entry.issued_at_ms),
+            expires_at: at(self
+                .renewer
+                .expires_at(&entry.credential)
+                .timestamp_millis()),
+            next_renewal_at: (entry.phase == Phase::Waiting).then(|| at(entry.due_at_ms)),
+            failures: entry.failures,
+        })
+    }
+}
+
+/// A renewal (or re-login) for the pool to run.
+pub(super) type Job<C> = BoxFuture<Completion<C>>;
+
+/// One worker of the pool: runs jobs one at a time until the driver stops. A
+/// panic in a renewer's code is contained: it reports `None` and carries on.
+pub(super) async fn work<C: Send + 'static>(
+    jobs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job<C>>>>,
+    completions: mpsc::UnboundedSender<Option<Completion<C>>>,
+) {
+    loop {
+        let job = jobs.lock().await.recv().await;
+        let Some(job) = job else { break };
+        let done = std::panic::AssertUnwindSafe(job).catch_unwind().await.ok();
+        if completions.send(done).is_err() {
+            break;
+        }
+    }
+}
+
+/// An error and its sources, as one line.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
