@@ -1,7 +1,7 @@
 //! The driver task: every token on one [`Schedule`], renewals handed to a pool
 //! of workers behind a rate limit, results stored before they are announced.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! [`RenewalEngine::start`], which loads the store and hands the tokens to the
 //! driver.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

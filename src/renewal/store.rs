@@ -1,7 +1,7 @@
 //! Where tokens survive restarts: the [`TokenStore`] trait and an in-memory
 //! implementation.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
