@@ -287,3 +287,67 @@ async fn a_suspend_is_noticed_within_a_heartbeat_and_due_renewals_run() -> TestR
     handle.shutdown().await;
     Ok(())
 }
+
+/// Panics on its first renewal, then renews through the wrapped renewer.
+struct PanicsOnce {
+    inner: StorefrontRenewer,
+    panicked: std::sync::atomic::AtomicBool,
+}
+
+impl storefront_token::renewal::Renewable for PanicsOnce {
+    type Credential = CustomerAccessToken;
+    type Error = storefront_token::Error;
+
+    fn expires_at(&self, token: &CustomerAccessToken) -> chrono::DateTime<chrono::Utc> {
+        self.inner.expires_at(token)
+    }
+
+    async fn renew(&self, token: &CustomerAccessToken) -> Result<CustomerAccessToken, Self::Error> {
+        if !self
+            .panicked
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("a bug in the renewer");
+        }
+        self.inner.renew(token).await
+    }
+
+    fn is_rejected(&self, error: &Self::Error) -> bool {
+        self.inner.is_rejected(error)
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_panicking_renewal_is_a_transient_failure_and_is_retried() -> TestResult {
+    let (clock, shop, client) = simulated_shop(Duration::from_secs(600)).await;
+    let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
+    let renewer = PanicsOnce {
+        inner: StorefrontRenewer::new(client),
+        panicked: std::sync::atomic::AtomicBool::new(false),
+    };
+    let engine = RenewalEngine::builder(renewer).clock(clock.clone()).build();
+    let handle = engine.start().await?;
+    let mut events = handle.events();
+    let id = TokenId::new("customer-1");
+    handle
+        .add(id.clone(), token.clone(), Some(clock.now()))
+        .await?;
+    let failed = events.recv().await?;
+    assert!(
+        matches!(
+            &failed,
+            RenewalEvent::RenewalFailed { transient: true, next_attempt_at: Some(_), reason, .. }
+                if reason.contains("panicked")
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(shop.requests(Operation::Renew), 0, "the panic came first");
+    let renewed = events.recv().await?;
+    assert!(
+        matches!(&renewed, RenewalEvent::Renewed { expires_at, .. } if *expires_at > token.expires_at()),
+        "{renewed:?}"
+    );
+    assert_eq!(shop.requests(Operation::Renew), 1);
+    handle.shutdown().await;
+    Ok(())
+}

@@ -2,23 +2,22 @@
 //! of workers behind a rate limit, results stored before they are announced.
 
 use hashbrown::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::FutureExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::credential::Renewable;
-use super::engine::{BoxFuture, ReloginFn, Reply};
+use super::engine::Reply;
 use super::events::RenewalEvent;
 use super::handle::Command;
 use super::policy::RenewalPolicy;
+use super::pool::{Completion, Job, Outcome, Work};
 use super::schedule::{Entry, Phase, Schedule, Slot};
 use super::status::{RenewalError, RenewalErrorKind, TokenState, TokenStatus};
-use super::store::{PutOutcome, StoreError, TokenStore};
+use super::store::{PutOutcome, StoreError};
 use super::TokenId;
 use crate::clock::Clock;
 
@@ -39,7 +38,7 @@ pub(super) struct Now {
 }
 
 impl Now {
-    fn server(&self) -> DateTime<Utc> {
+    pub(super) fn server(&self) -> DateTime<Utc> {
         self.clock.now()
             + TimeDelta::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed))
     }
@@ -57,44 +56,19 @@ impl Now {
     }
 }
 
-/// What a renewal task reports back.
-pub(super) struct Completion<C> {
-    slot: Slot,
-    generation: u32,
-    outcome: Outcome<C>,
-}
-
-enum Outcome<C> {
-    Renewed {
-        credential: C,
-        issued_at: DateTime<Utc>,
-        stored: Result<PutOutcome<C>, StoreError>,
-    },
-    Failed {
-        rejected: bool,
-        reason: String,
-    },
-    LoggedIn {
-        credential: C,
-        issued_at: DateTime<Utc>,
-        stored: Result<PutOutcome<C>, StoreError>,
-    },
-    NoLogin,
-}
-
-pub(super) struct Driver<R: Renewable, S> {
+pub(super) struct Driver<R: Renewable> {
     pub(super) now: Now,
     /// Monotonic zero for the entries' last-attempt times.
     pub(super) epoch: Instant,
     pub(super) renewer: Arc<R>,
-    pub(super) store: Arc<S>,
     pub(super) policy: RenewalPolicy,
-    pub(super) relogin: Option<ReloginFn<R::Credential>>,
+    /// Whether the pool has a re-login hook to run.
+    pub(super) can_relogin: bool,
     pub(super) schedule: Schedule<R::Credential>,
     /// Renewals handed to the pool and not yet reported back.
     pub(super) in_flight: usize,
     pub(super) jobs: mpsc::UnboundedSender<Job<R::Credential>>,
-    pub(super) completions: mpsc::UnboundedReceiver<Option<Completion<R::Credential>>>,
+    pub(super) completions: mpsc::UnboundedReceiver<Completion<R::Credential>>,
     pub(super) waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
     pub(super) watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
     pub(super) events: broadcast::Sender<RenewalEvent>,
@@ -106,7 +80,7 @@ pub(super) struct Driver<R: Renewable, S> {
     pub(super) skew_warned: bool,
 }
 
-impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
+impl<R: Renewable> Driver<R> {
     pub(super) async fn run(mut self) {
         let mut stopping = false;
         // One timer, kept while it is not later than needed: re-arming it on every
@@ -295,57 +269,25 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
                 .expires_at(&entry.credential)
                 .timestamp_millis(),
         );
-        let (id, credential) = (entry.id.clone(), entry.credential.clone());
-        let renewer = Arc::clone(&self.renewer);
-        let store = Arc::clone(&self.store);
-        let now = self.now.clone();
-        self.track(slot, generation, async move {
-            match renewer.renew(&credential).await {
-                Err(error) => Outcome::Failed {
-                    rejected: renewer.is_rejected(&error),
-                    reason: error_chain(&error),
-                },
-                Ok(renewed) => {
-                    let issued_at = now.server();
-                    let expires_ms = renewer.expires_at(&renewed).timestamp_millis();
-                    if expires_ms <= issued_at.timestamp_millis() || expires_ms <= previous_expiry {
-                        Outcome::Failed {
-                            rejected: false,
-                            reason:
-                                "the renewal returned an expiry that is not after the previous one"
-                                    .to_owned(),
-                        }
-                    } else {
-                        let stored = store.put(&id, &renewed, issued_at, Some(version)).await;
-                        Outcome::Renewed {
-                            credential: renewed,
-                            issued_at,
-                            stored,
-                        }
-                    }
-                }
-            }
-        });
+        let work = Work::Renew {
+            id: entry.id.clone(),
+            credential: entry.credential.clone(),
+            version,
+            previous_expiry_ms: previous_expiry,
+        };
+        self.track(slot, generation, work);
     }
 
-    /// Puts a renewal or re-login in flight; its outcome comes back to
+    /// Hands a renewal or re-login to the pool; its outcome comes back to
     /// [`complete`](Self::complete) tagged with the token's slot and generation.
-    fn track(
-        &mut self,
-        slot: Slot,
-        generation: u32,
-        outcome: impl Future<Output = Outcome<R::Credential>> + Send + 'static,
-    ) {
+    fn track(&mut self, slot: Slot, generation: u32, work: Work<R::Credential>) {
         self.in_flight += 1;
-        let job: Job<R::Credential> = Box::pin(async move {
-            Completion {
-                slot,
-                generation,
-                outcome: outcome.await,
-            }
-        });
         // The workers live as long as the driver holds this sender.
-        let _ = self.jobs.send(job);
+        let _ = self.jobs.send(Job {
+            slot,
+            generation,
+            work,
+        });
     }
 
     /// Up to `max_in_flight` renewals run; as many more wait in the queue, so a
@@ -355,40 +297,22 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
         self.policy.max_in_flight().saturating_mul(2)
     }
 
-    /// A worker reported back; `None` means the renewer panicked: the token stays
-    /// in flight until it is replaced or removed, and nothing else is disturbed.
-    fn finished(&mut self, done: Option<Completion<R::Credential>>) {
+    /// A worker reported back.
+    fn finished(&mut self, done: Completion<R::Credential>) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if let Some(completion) = done {
-            self.complete(completion);
-        }
+        self.complete(done);
     }
 
     fn start_relogin(&mut self, slot: Slot) {
-        let Some(relogin) = self.relogin.clone() else {
+        if !self.can_relogin {
             return;
-        };
+        }
         self.schedule.unschedule(slot, Phase::InFlight);
         let Some(entry) = self.schedule.entry(slot) else {
             return;
         };
         let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
-        let store = Arc::clone(&self.store);
-        let now = self.now.clone();
-        self.track(slot, generation, async move {
-            match relogin(id.clone()).await {
-                None => Outcome::NoLogin,
-                Some(credential) => {
-                    let issued_at = now.server();
-                    let stored = store.put(&id, &credential, issued_at, Some(version)).await;
-                    Outcome::LoggedIn {
-                        credential,
-                        issued_at,
-                        stored,
-                    }
-                }
-            }
-        });
+        self.track(slot, generation, Work::Relogin { id, version });
     }
 
     fn complete(&mut self, completion: Completion<R::Credential>) {
@@ -746,25 +670,6 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Driver<R, S> {
             next_renewal_at: (entry.phase == Phase::Waiting).then(|| at(entry.due_at_ms)),
             failures: entry.failures,
         })
-    }
-}
-
-/// A renewal (or re-login) for the pool to run.
-pub(super) type Job<C> = BoxFuture<Completion<C>>;
-
-/// One worker of the pool: runs jobs one at a time until the driver stops. A
-/// panic in a renewer's code is contained: it reports `None` and carries on.
-pub(super) async fn work<C: Send + 'static>(
-    jobs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job<C>>>>,
-    completions: mpsc::UnboundedSender<Option<Completion<C>>>,
-) {
-    loop {
-        let job = jobs.lock().await.recv().await;
-        let Some(job) = job else { break };
-        let done = std::panic::AssertUnwindSafe(job).catch_unwind().await.ok();
-        if completions.send(done).is_err() {
-            break;
-        }
     }
 }
 

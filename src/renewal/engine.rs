@@ -12,9 +12,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::credential::Renewable;
-use super::driver::{work, Driver, Job, Now};
+use super::driver::{Driver, Now};
 use super::handle::{RenewalHandle, TaskGuard};
 use super::policy::RenewalPolicy;
+use super::pool::{Job, Pool};
 use super::schedule::Schedule;
 use super::store::{MemoryStore, PutOutcome, StoreError, TokenStore};
 use super::TokenId;
@@ -156,24 +157,33 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
                 Box::pin(async move { store.delete(&id).await })
             })
         };
+        let now = Now {
+            clock: Arc::clone(&self.clock),
+            offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+        };
         // The pool: `max_in_flight` workers run renewals as the driver hands them
         // out, each picking up the next one the moment it finishes the last.
         let (job_sender, job_receiver) = mpsc::unbounded_channel::<Job<R::Credential>>();
         let (completion_sender, completion_receiver) = mpsc::unbounded_channel();
         let job_receiver = Arc::new(tokio::sync::Mutex::new(job_receiver));
+        let can_relogin = self.relogin.is_some();
+        let pool = Arc::new(Pool {
+            renewer: Arc::clone(&self.renewer),
+            store: self.store,
+            now: now.clone(),
+            relogin: self.relogin,
+        });
         for _ in 0..self.policy.max_in_flight() {
-            tokio::spawn(work(Arc::clone(&job_receiver), completion_sender.clone()));
+            tokio::spawn(
+                Arc::clone(&pool).work(Arc::clone(&job_receiver), completion_sender.clone()),
+            );
         }
         let mut driver = Driver {
-            now: Now {
-                clock: Arc::clone(&self.clock),
-                offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
-            },
+            now,
             epoch: Instant::now(),
             renewer: self.renewer,
-            store: self.store,
             policy: self.policy,
-            relogin: self.relogin,
+            can_relogin,
             schedule: Schedule::default(),
             in_flight: 0,
             jobs: job_sender,

@@ -51,6 +51,7 @@ mod events;
 mod handle;
 mod keeper;
 mod policy;
+mod pool;
 mod schedule;
 mod status;
 mod store;

@@ -164,26 +164,31 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for MemoryStore<C> {
         issued_at: DateTime<Utc>,
         expected_version: Option<u64>,
     ) -> Result<PutOutcome<C>, StoreError> {
-        Ok(self.locked(|tokens| {
-            let current = tokens.get(id);
-            match (current, expected_version) {
-                (Some(current), Some(expected)) if current.version != expected => {
-                    PutOutcome::Conflict {
-                        current: current.clone(),
-                    }
+        Ok(self.locked(|tokens| match tokens.get_mut(id) {
+            Some(current) if expected_version.is_some_and(|v| v != current.version) => {
+                PutOutcome::Conflict {
+                    current: current.clone(),
                 }
-                _ => {
-                    let version = current.map_or(1, |current| current.version + 1);
-                    tokens.insert(
-                        id.clone(),
-                        StoredToken {
-                            credential: credential.clone(),
-                            issued_at,
-                            version,
-                        },
-                    );
-                    PutOutcome::Stored { version }
+            }
+            // Updated in place: one lookup, and the id is neither cloned nor hashed again.
+            Some(current) => {
+                current.credential.clone_from(credential);
+                current.issued_at = issued_at;
+                current.version += 1;
+                PutOutcome::Stored {
+                    version: current.version,
                 }
+            }
+            None => {
+                tokens.insert(
+                    id.clone(),
+                    StoredToken {
+                        credential: credential.clone(),
+                        issued_at,
+                        version: 1,
+                    },
+                );
+                PutOutcome::Stored { version: 1 }
             }
         }))
     }

@@ -1,0 +1,183 @@
+//! The pool of workers that run the renewals and re-logins the driver hands out.
+//!
+//! A [`Job`] is a few words (which token, its credential, the version to
+//! compare-and-swap against); the worker runs it inline, so handing one out
+//! allocates nothing beyond the credential's copy, and the renewal's future lives
+//! in the worker task rather than in a box of its own.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, Mutex};
+
+use super::credential::Renewable;
+use super::driver::{error_chain, Now};
+use super::engine::ReloginFn;
+use super::schedule::Slot;
+use super::store::{PutOutcome, StoreError, TokenStore};
+use super::TokenId;
+
+/// A renewal or re-login for the pool, tagged with the token's slot and
+/// generation so a result for a replaced token is recognised as moot.
+pub(super) struct Job<C> {
+    pub(super) slot: Slot,
+    pub(super) generation: u32,
+    pub(super) work: Work<C>,
+}
+
+/// What a job does.
+pub(super) enum Work<C> {
+    /// Renews `credential`, then stores the result if it expires later than the
+    /// credential did (`previous_expiry_ms`).
+    Renew {
+        id: TokenId,
+        credential: C,
+        version: u64,
+        previous_expiry_ms: i64,
+    },
+    /// Asks the caller's re-login hook for a fresh credential and stores it.
+    Relogin { id: TokenId, version: u64 },
+}
+
+/// What a worker reports back to the driver.
+pub(super) struct Completion<C> {
+    pub(super) slot: Slot,
+    pub(super) generation: u32,
+    pub(super) outcome: Outcome<C>,
+}
+
+pub(super) enum Outcome<C> {
+    Renewed {
+        credential: C,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<C>, StoreError>,
+    },
+    Failed {
+        rejected: bool,
+        reason: String,
+    },
+    LoggedIn {
+        credential: C,
+        issued_at: DateTime<Utc>,
+        stored: Result<PutOutcome<C>, StoreError>,
+    },
+    NoLogin,
+}
+
+/// What every worker shares: the renewer, the store, the engine's clock and the
+/// re-login hook.
+pub(super) struct Pool<R: Renewable, S> {
+    pub(super) renewer: Arc<R>,
+    pub(super) store: Arc<S>,
+    pub(super) now: Now,
+    pub(super) relogin: Option<ReloginFn<R::Credential>>,
+}
+
+/// The queue the workers take jobs from.
+pub(super) type Jobs<C> = Arc<Mutex<mpsc::UnboundedReceiver<Job<C>>>>;
+
+impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
+    /// One worker: runs jobs one at a time until the driver stops. A panic in the
+    /// renewer's, store's or re-login hook's code is contained: the job counts as
+    /// a transient failure (retried with backoff) and the worker carries on.
+    pub(super) async fn work(
+        self: Arc<Self>,
+        jobs: Jobs<R::Credential>,
+        completions: mpsc::UnboundedSender<Completion<R::Credential>>,
+    ) {
+        loop {
+            let job = jobs.lock().await.recv().await;
+            let Some(Job {
+                slot,
+                generation,
+                work,
+            }) = job
+            else {
+                break;
+            };
+            let outcome = std::panic::AssertUnwindSafe(self.run(work))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Outcome::Failed {
+                    rejected: false,
+                    reason: "the renewal panicked".to_owned(),
+                });
+            let completion = Completion {
+                slot,
+                generation,
+                outcome,
+            };
+            if completions.send(completion).is_err() {
+                break;
+            }
+        }
+    }
+
+    async fn run(&self, work: Work<R::Credential>) -> Outcome<R::Credential> {
+        match work {
+            Work::Renew {
+                id,
+                credential,
+                version,
+                previous_expiry_ms,
+            } => {
+                self.renew(&id, &credential, version, previous_expiry_ms)
+                    .await
+            }
+            Work::Relogin { id, version } => self.relogin(id, version).await,
+        }
+    }
+
+    async fn renew(
+        &self,
+        id: &TokenId,
+        credential: &R::Credential,
+        version: u64,
+        previous_expiry_ms: i64,
+    ) -> Outcome<R::Credential> {
+        let renewed = match self.renewer.renew(credential).await {
+            Ok(renewed) => renewed,
+            Err(error) => {
+                return Outcome::Failed {
+                    rejected: self.renewer.is_rejected(&error),
+                    reason: error_chain(&error),
+                }
+            }
+        };
+        let issued_at = self.now.server();
+        let expires_ms = self.renewer.expires_at(&renewed).timestamp_millis();
+        if expires_ms <= issued_at.timestamp_millis() || expires_ms <= previous_expiry_ms {
+            return Outcome::Failed {
+                rejected: false,
+                reason: "the renewal returned an expiry that is not after the previous one"
+                    .to_owned(),
+            };
+        }
+        let stored = self.store.put(id, &renewed, issued_at, Some(version)).await;
+        Outcome::Renewed {
+            credential: renewed,
+            issued_at,
+            stored,
+        }
+    }
+
+    async fn relogin(&self, id: TokenId, version: u64) -> Outcome<R::Credential> {
+        let Some(relogin) = &self.relogin else {
+            return Outcome::NoLogin;
+        };
+        let Some(credential) = relogin(id.clone()).await else {
+            return Outcome::NoLogin;
+        };
+        let issued_at = self.now.server();
+        let stored = self
+            .store
+            .put(&id, &credential, issued_at, Some(version))
+            .await;
+        Outcome::LoggedIn {
+            credential,
+            issued_at,
+            stored,
+        }
+    }
+}
