@@ -1,12 +1,20 @@
-//! The driver task: every token on one [`Schedule`], renewals handed to a pool
-//! of workers behind a rate limit, results stored before they are announced.
+//! The driver: every token on one [`Schedule`], renewals handed to a pool of
+//! workers behind a rate limit, results stored before they are announced.
+//!
+//! The schedule sits behind one lock shared by the driver task and the workers,
+//! held for bookkeeping only, never across an await. A worker that finishes a
+//! renewal records its result and takes the next due one in the same short
+//! critical section, so a busy engine hands work around without waking another
+//! task; the driver task wakes for deadlines, commands, the rate limit and the
+//! heartbeat.
 
 use hashbrown::HashMap;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::credential::Renewable;
@@ -65,68 +73,161 @@ pub(super) struct Driver<R: Renewable> {
     /// Whether the pool has a re-login hook to run.
     pub(super) can_relogin: bool,
     pub(super) schedule: Schedule<R::Credential>,
-    /// Renewals handed to the pool and not yet reported back.
+    /// Jobs made ready and not yet taken by a worker.
+    pub(super) ready: VecDeque<Job<R::Credential>>,
+    /// Jobs made ready and not yet reported back (taken or not).
     pub(super) in_flight: usize,
-    pub(super) jobs: mpsc::UnboundedSender<Job<R::Credential>>,
-    pub(super) completions: mpsc::UnboundedReceiver<Completion<R::Credential>>,
     pub(super) waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
     pub(super) watchers: HashMap<Slot, watch::Sender<Option<R::Credential>>>,
     pub(super) events: broadcast::Sender<RenewalEvent>,
-    pub(super) commands: mpsc::UnboundedReceiver<Command<R::Credential>>,
     /// The rate limit: no renewal starts before this instant.
     pub(super) next_start: Instant,
     /// Wall-clock and monotonic time at the last look, to notice jumps.
     pub(super) last_look: (DateTime<Utc>, Instant),
     pub(super) skew_warned: bool,
+    /// Shutting down: nothing new starts; what was handed out finishes.
+    pub(super) stopping: bool,
+    /// When the driver task means to wake next (server time, ms): a worker that
+    /// leaves an earlier deadline behind wakes it.
+    pub(super) alarm_ms: i64,
 }
 
-impl<R: Renewable> Driver<R> {
-    pub(super) async fn run(mut self) {
-        let mut stopping = false;
+/// The driver's state, shared by the driver task and the workers.
+pub(super) struct Shared<R: Renewable> {
+    driver: std::sync::Mutex<Driver<R>>,
+    /// Wakes idle workers when jobs are ready (and all of them on shutdown).
+    work_ready: Notify,
+    /// Wakes the driver task: a deadline earlier than its alarm, or the last job
+    /// finished while stopping.
+    wake_driver: Notify,
+}
+
+impl<R: Renewable> Shared<R> {
+    pub(super) fn new(driver: Driver<R>) -> Self {
+        Self {
+            driver: std::sync::Mutex::new(driver),
+            work_ready: Notify::new(),
+            wake_driver: Notify::new(),
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Driver<R>> {
+        // The bookkeeping under this lock runs no caller code that could panic
+        // half-way through an update, so a poisoned lock is still consistent.
+        self.driver
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A worker's turn: records the job it finished, if any, and takes the next
+    /// (`None`: nothing is ready; `Some(None)`: stop).
+    pub(super) fn next_job(
+        &self,
+        finished: Option<Completion<R::Credential>>,
+    ) -> Option<Option<Job<R::Credential>>> {
+        let mut driver = self.lock();
+        if let Some(done) = finished {
+            driver.finished(done);
+        }
+        let job = driver.take_job();
+        if job.is_none() {
+            // Going idle: the driver must wake for what is left behind.
+            let late_alarm = driver
+                .schedule
+                .next_due()
+                .is_some_and(|(due_ms, _)| due_ms < driver.alarm_ms);
+            if late_alarm || (driver.stopping && driver.in_flight == 0) {
+                self.wake_driver.notify_one();
+            }
+            if driver.stopping {
+                return Some(None);
+            }
+        }
+        job.map(Some)
+    }
+
+    /// Waits until the driver makes jobs ready (or stops); `enable`d first by the
+    /// caller so that no notice between its check and this wait is lost.
+    pub(super) fn work_ready(&self) -> tokio::sync::futures::Notified<'_> {
+        self.work_ready.notified()
+    }
+
+    /// The driver task: loads nothing, starts what is due, answers commands, and
+    /// wakes for deadlines, the rate limit and the heartbeat.
+    pub(super) async fn drive(
+        self: Arc<Self>,
+        mut commands: mpsc::UnboundedReceiver<Command<R::Credential>>,
+    ) {
+        let _stop_workers = StopWorkers(Arc::clone(&self));
+        let clock = Arc::clone(&self.lock().now.clock);
         // One timer, kept while it is not later than needed: re-arming it on every
-        // turn of a busy loop would cost more than the turn.
+        // turn would cost more than the turn.
         let mut alarm: Option<(Instant, crate::clock::Sleep)> = None;
         loop {
-            self.look_at_the_clock();
-            let progressed = !stopping && self.start_due_renewals();
-            if stopping && self.in_flight == 0 {
-                break;
-            }
-            // A turn that started nothing waits at least a tick: nothing can change
-            // before time passes or something arrives (and under paused tokio time a
-            // zero wait would keep the clock from ever moving).
-            let mut wait = self.time_to_next_wake();
-            if !progressed {
-                wait = wait.max(TIMER_TICK);
-            }
+            let (wait, stopping) = {
+                let mut driver = self.lock();
+                driver.look_at_the_clock();
+                if driver.stopping && driver.in_flight == 0 {
+                    break;
+                }
+                let progressed = !driver.stopping && driver.start_due_renewals();
+                for _ in 0..driver.ready.len() {
+                    self.work_ready.notify_one();
+                }
+                // A turn that started nothing waits at least a tick: nothing can
+                // change before time passes or something arrives (and under paused
+                // tokio time a zero wait would keep the clock from ever moving).
+                let mut wait = driver.time_to_next_wake();
+                if !progressed {
+                    wait = wait.max(TIMER_TICK);
+                }
+                driver.alarm_ms = driver.now.server().timestamp_millis()
+                    + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                (wait, driver.stopping)
+            };
             let wake_at = Instant::now() + wait;
             let (_, sleep) = match alarm.take() {
                 Some((at, sleep)) if at <= wake_at => alarm.insert((at, sleep)),
-                _ => alarm.insert((wake_at, self.now.clock.sleep(wake_at - Instant::now()))),
+                _ => alarm.insert((wake_at, clock.sleep(wake_at - Instant::now()))),
             };
             tokio::select! {
                 biased;
-                Some(done) = self.completions.recv(), if self.in_flight > 0 => {
-                    self.finished(done);
-                    // Take every other finished renewal too, then refill the pool once.
-                    while let Ok(done) = self.completions.try_recv() {
-                        self.finished(done);
+                command = commands.recv(), if !stopping => {
+                    let mut driver = self.lock();
+                    match command {
+                        Some(Command::Shutdown) | None => {
+                            driver.stopping = true;
+                            // Idle workers leave; busy ones finish first.
+                            self.work_ready.notify_waiters();
+                        }
+                        Some(command) => driver.command(command),
                     }
                 }
-                command = self.commands.recv(), if !stopping => match command {
-                    Some(Command::Shutdown) | None => stopping = true,
-                    Some(command) => self.command(command),
-                },
+                () = self.wake_driver.notified() => {}
                 () = sleep => alarm = None,
             }
         }
-        for (_, waiters) in self.waiters.drain() {
+        let waiters: Vec<_> = self.lock().waiters.drain().collect();
+        for (_, waiters) in waiters {
             for waiter in waiters {
                 let _ = waiter.send(Err(RenewalError::new(RenewalErrorKind::Stopped, "")));
             }
         }
     }
+}
 
+/// However the driver task ends (shut down, or dropped with its runtime), the
+/// workers are told to leave.
+struct StopWorkers<R: Renewable>(Arc<Shared<R>>);
+
+impl<R: Renewable> Drop for StopWorkers<R> {
+    fn drop(&mut self) {
+        self.0.lock().stopping = true;
+        self.0.work_ready.notify_waiters();
+    }
+}
+
+impl<R: Renewable> Driver<R> {
     fn emit(&self, event: RenewalEvent) {
         // No receiver is not an error: events are optional.
         let _ = self.events.send(event);
@@ -164,8 +265,8 @@ impl<R: Renewable> Driver<R> {
 
     fn time_to_next_wake(&mut self) -> Duration {
         let heartbeat = self.policy.heartbeat();
-        if self.in_flight >= self.dispatch_limit() {
-            return heartbeat; // a completion wakes us first
+        if self.in_flight >= self.policy.max_in_flight() {
+            return heartbeat; // the workers take what is due as they finish
         }
         let Some((due_ms, _)) = self.schedule.next_due() else {
             return heartbeat;
@@ -182,13 +283,22 @@ impl<R: Renewable> Driver<R> {
         until_due.max(until_start).min(heartbeat)
     }
 
-    /// Starts what is due, within the pool and the rate limit; whether it started
-    /// (or expired) anything.
+    /// The next job for a worker: one already made ready, or else the next due
+    /// renewal, within the pool and the rate limit (none new while stopping).
+    fn take_job(&mut self) -> Option<Job<R::Credential>> {
+        if self.ready.is_empty() && !self.stopping {
+            self.start_due_renewals();
+        }
+        self.ready.pop_front()
+    }
+
+    /// Makes ready what is due, within the pool and the rate limit; whether it
+    /// started (or expired) anything.
     fn start_due_renewals(&mut self) -> bool {
         let now = self.now.server();
         let now_ms = now.timestamp_millis();
         let mut progressed = false;
-        while self.in_flight < self.dispatch_limit() {
+        while self.in_flight < self.policy.max_in_flight() {
             let Some((due_ms, slot)) = self.schedule.next_due() else {
                 break;
             };
@@ -278,23 +388,15 @@ impl<R: Renewable> Driver<R> {
         self.track(slot, generation, work);
     }
 
-    /// Hands a renewal or re-login to the pool; its outcome comes back to
+    /// Makes a renewal or re-login ready for the pool; its outcome comes back to
     /// [`complete`](Self::complete) tagged with the token's slot and generation.
     fn track(&mut self, slot: Slot, generation: u32, work: Work<R::Credential>) {
         self.in_flight += 1;
-        // The workers live as long as the driver holds this sender.
-        let _ = self.jobs.send(Job {
+        self.ready.push_back(Job {
             slot,
             generation,
             work,
         });
-    }
-
-    /// Up to `max_in_flight` renewals run; as many more wait in the queue, so a
-    /// worker that finishes picks up the next at once instead of waiting for the
-    /// driver's turn.
-    fn dispatch_limit(&self) -> usize {
-        self.policy.max_in_flight().saturating_mul(2)
     }
 
     /// A worker reported back.

@@ -3,6 +3,7 @@
 //! driver.
 
 use hashbrown::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,10 +13,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::credential::Renewable;
-use super::driver::{Driver, Now};
+use super::driver::{Driver, Now, Shared};
 use super::handle::{RenewalHandle, TaskGuard};
 use super::policy::RenewalPolicy;
-use super::pool::{Job, Pool};
+use super::pool::Pool;
 use super::schedule::Schedule;
 use super::store::{MemoryStore, PutOutcome, StoreError, TokenStore};
 use super::TokenId;
@@ -161,11 +162,6 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             clock: Arc::clone(&self.clock),
             offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         };
-        // The pool: `max_in_flight` workers run renewals as the driver hands them
-        // out, each picking up the next one the moment it finishes the last.
-        let (job_sender, job_receiver) = mpsc::unbounded_channel::<Job<R::Credential>>();
-        let (completion_sender, completion_receiver) = mpsc::unbounded_channel();
-        let job_receiver = Arc::new(tokio::sync::Mutex::new(job_receiver));
         let can_relogin = self.relogin.is_some();
         let pool = Arc::new(Pool {
             renewer: Arc::clone(&self.renewer),
@@ -173,11 +169,6 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             now: now.clone(),
             relogin: self.relogin,
         });
-        for _ in 0..self.policy.max_in_flight() {
-            tokio::spawn(
-                Arc::clone(&pool).work(Arc::clone(&job_receiver), completion_sender.clone()),
-            );
-        }
         let mut driver = Driver {
             now,
             epoch: Instant::now(),
@@ -185,21 +176,28 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             policy: self.policy,
             can_relogin,
             schedule: Schedule::default(),
+            ready: VecDeque::new(),
             in_flight: 0,
-            jobs: job_sender,
-            completions: completion_receiver,
             waiters: HashMap::new(),
             watchers: HashMap::new(),
             events: events.clone(),
-            commands: receiver,
             next_start: Instant::now(),
             last_look: (self.clock.now(), Instant::now()),
             skew_warned: false,
+            stopping: false,
+            alarm_ms: 0,
         };
         for (id, token) in stored {
             driver.hold(id, token.credential, token.issued_at, token.version);
         }
-        let task = tokio::spawn(driver.run());
+        // The pool: `max_in_flight` workers, each taking the next due renewal the
+        // moment it has recorded the last.
+        let workers = driver.policy.max_in_flight();
+        let shared = Arc::new(Shared::new(driver));
+        for _ in 0..workers {
+            tokio::spawn(Arc::clone(&pool).work(Arc::clone(&shared)));
+        }
+        let task = tokio::spawn(shared.drive(receiver));
         Ok(RenewalHandle {
             commands,
             events,

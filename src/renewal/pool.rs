@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use tokio::sync::{mpsc, Mutex};
 
 use super::credential::Renewable;
-use super::driver::{error_chain, Now};
+use super::driver::{error_chain, Now, Shared};
 use super::engine::ReloginFn;
 use super::schedule::Slot;
 use super::store::{PutOutcome, StoreError, TokenStore};
@@ -74,28 +73,39 @@ pub(super) struct Pool<R: Renewable, S> {
     pub(super) relogin: Option<ReloginFn<R::Credential>>,
 }
 
-/// The queue the workers take jobs from.
-pub(super) type Jobs<C> = Arc<Mutex<mpsc::UnboundedReceiver<Job<C>>>>;
-
 impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
-    /// One worker: runs jobs one at a time until the driver stops. A panic in the
-    /// renewer's, store's or re-login hook's code is contained: the job counts as
-    /// a transient failure (retried with backoff) and the worker carries on.
-    pub(super) async fn work(
-        self: Arc<Self>,
-        jobs: Jobs<R::Credential>,
-        completions: mpsc::UnboundedSender<Completion<R::Credential>>,
-    ) {
+    /// One worker: records what it finished and takes the next job in one short
+    /// critical section, runs it, and repeats; idle, it waits for the driver. A
+    /// panic in the renewer's, store's or re-login hook's code is contained: the
+    /// job counts as a transient failure (retried with backoff) and the worker
+    /// carries on.
+    pub(super) async fn work(self: Arc<Self>, shared: Arc<Shared<R>>) {
+        let mut finished = None;
         loop {
-            let job = jobs.lock().await.recv().await;
-            let Some(Job {
+            let job = match shared.next_job(finished.take()) {
+                Some(Some(job)) => job,
+                Some(None) => break,
+                None => {
+                    // Registered before looking again, so a notice sent in between
+                    // is not lost.
+                    let ready = shared.work_ready();
+                    let mut ready = std::pin::pin!(ready);
+                    ready.as_mut().enable();
+                    match shared.next_job(None) {
+                        Some(Some(job)) => job,
+                        Some(None) => break,
+                        None => {
+                            ready.await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Job {
                 slot,
                 generation,
                 work,
-            }) = job
-            else {
-                break;
-            };
+            } = job;
             let outcome = std::panic::AssertUnwindSafe(self.run(work))
                 .catch_unwind()
                 .await
@@ -103,14 +113,11 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                     rejected: false,
                     reason: "the renewal panicked".to_owned(),
                 });
-            let completion = Completion {
+            finished = Some(Completion {
                 slot,
                 generation,
                 outcome,
-            };
-            if completions.send(completion).is_err() {
-                break;
-            }
+            });
         }
     }
 
