@@ -288,7 +288,7 @@ async fn engine_drain(count: usize, concurrency: usize) -> f64 {
         )
         .event_capacity(count + 1)
         .build();
-    let preloaded = store.puts.load(Ordering::Relaxed);
+    store.expect(count);
     // Loading the store (and scheduling every token) is timed apart: the rate
     // compared is that of renewals once the engine runs.
     let loading = Instant::now();
@@ -299,13 +299,10 @@ async fn engine_drain(count: usize, concurrency: usize) -> f64 {
     );
     perf_control("enable");
     let (started, cpu) = (Instant::now(), process_cpu());
-    // Polled, not awaited per event: a listener woken for every event would be
-    // measured along with the engine.
-    // Every put before the engine started was the preload; renewals may already
-    // have been stored by the time `start` returns, so count from the preload.
-    while store.puts.load(Ordering::Relaxed) - preloaded < count {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    // Every renewal is stored before it is announced. Waiting on the store's
+    // count, not on events: a listener woken for every event would be measured
+    // along with the engine.
+    store.wait().await;
     let rate = count as f64 / started.elapsed().as_secs_f64();
     perf_control("disable");
     cpu_report("engine", cpu, count, rate);
@@ -360,12 +357,10 @@ async fn engine_overhead(count: usize, concurrency: usize) -> f64 {
         )
         .event_capacity(count + 1)
         .build();
-    let preloaded = store.puts.load(Ordering::Relaxed);
+    store.expect(count);
     let handle = engine.start().await.expect("engine starts");
     let started = Instant::now();
-    while store.puts.load(Ordering::Relaxed) - preloaded < count {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    store.wait().await;
     let per = started.elapsed().as_secs_f64() / count as f64;
     handle.shutdown().await;
     per
@@ -392,12 +387,39 @@ fn process_cpu() -> Duration {
 /// How long the last engine start took to load and schedule its store, in µs.
 static LOAD_TIME: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// A memory store that counts writes, so the benchmark can poll for the end of
-/// the drain without being woken by every event.
-#[derive(Default)]
+/// A memory store that counts writes and says when a number of them is reached,
+/// so the benchmark learns of the end of the drain without polling or being
+/// woken by every event.
 struct CountingStore {
     inner: MemoryStore<CustomerAccessToken>,
     puts: AtomicUsize,
+    target: AtomicUsize,
+    reached: tokio::sync::Notify,
+}
+
+impl Default for CountingStore {
+    fn default() -> Self {
+        Self {
+            inner: MemoryStore::default(),
+            puts: AtomicUsize::new(0),
+            target: AtomicUsize::new(usize::MAX),
+            reached: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl CountingStore {
+    /// Arms the store to wake [`wait`](Self::wait) once `more` further writes are in.
+    fn expect(&self, more: usize) {
+        let target = self.puts.load(Ordering::SeqCst) + more;
+        self.target.store(target, Ordering::SeqCst);
+    }
+
+    /// Waits for the writes armed with [`expect`](Self::expect).
+    async fn wait(&self) {
+        // `notify_one` keeps a permit if the writes finished before this waits.
+        self.reached.notified().await;
+    }
 }
 
 impl TokenStore<CustomerAccessToken> for CountingStore {
@@ -420,7 +442,9 @@ impl TokenStore<CustomerAccessToken> for CountingStore {
         expected: Option<u64>,
     ) -> Result<PutOutcome<CustomerAccessToken>, StoreError> {
         let outcome = self.inner.put(id, token, issued_at, expected).await;
-        self.puts.fetch_add(1, Ordering::Relaxed);
+        if self.puts.fetch_add(1, Ordering::SeqCst) + 1 == self.target.load(Ordering::SeqCst) {
+            self.reached.notify_one();
+        }
         outcome
     }
     async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {

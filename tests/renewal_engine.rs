@@ -351,3 +351,97 @@ async fn a_panicking_renewal_is_a_transient_failure_and_is_retried() -> TestResu
     handle.shutdown().await;
     Ok(())
 }
+
+/// Renews in-process at once, counting calls per token.
+#[derive(Clone, Default)]
+struct CountingRenewer {
+    calls: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl storefront_token::renewal::Renewable for CountingRenewer {
+    type Credential = CustomerAccessToken;
+    type Error = std::io::Error;
+
+    fn expires_at(&self, token: &CustomerAccessToken) -> chrono::DateTime<chrono::Utc> {
+        token.expires_at()
+    }
+
+    async fn renew(&self, token: &CustomerAccessToken) -> Result<CustomerAccessToken, Self::Error> {
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls
+                .entry(token.access_token().expose_secret().to_owned())
+                .or_default() += 1;
+        }
+        // Give the other worker thread a chance to contend for the schedule.
+        tokio::task::yield_now().await;
+        Ok(CustomerAccessToken::new(
+            token.access_token().clone(),
+            chrono::Utc::now() + TimeDelta::days(42),
+        ))
+    }
+
+    fn is_rejected(&self, _: &Self::Error) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_on_two_threads_renew_every_overdue_token_exactly_once() -> TestResult {
+    const TOKENS: usize = 5_000;
+    let store = Arc::new(MemoryStore::new());
+    let renewer = CountingRenewer::default();
+    let engine = RenewalEngine::builder(renewer.clone())
+        .store(Arc::clone(&store))
+        .policy(
+            RenewalPolicy::default()
+                .with_starts_per_second(1e9)
+                .with_max_in_flight(8),
+        )
+        .event_capacity(TOKENS * 2)
+        .build();
+    let handle = engine.start().await?;
+    // Subscribed before any token is held, so no event is missed.
+    let mut events = handle.events();
+    let now = chrono::Utc::now();
+    for n in 0..TOKENS {
+        let token = CustomerAccessToken::new(
+            AccessToken::new(format!("token-{n}")),
+            now + TimeDelta::days(12),
+        );
+        // Issued 30 days ago: overdue at once.
+        handle
+            .add(
+                TokenId::new(format!("c{n}")),
+                token,
+                Some(now - TimeDelta::days(30)),
+            )
+            .await?;
+    }
+    let mut renewed = std::collections::HashSet::new();
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while renewed.len() < TOKENS {
+            match events.recv().await {
+                Ok(RenewalEvent::Renewed { id, .. }) => {
+                    renewed.insert(id);
+                }
+                Ok(other) => return Err(format!("unexpected event {other:?}")),
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        Ok(())
+    })
+    .await;
+    handle.shutdown().await;
+    waited.map_err(|_| "the drain did not finish")??;
+    let calls = renewer.calls.lock().map_err(|_| "poisoned")?.clone();
+    assert_eq!(calls.len(), TOKENS, "every token renewed");
+    assert!(calls.values().all(|&n| n == 1), "none renewed twice");
+    for n in (0..TOKENS).step_by(97) {
+        let stored = store
+            .snapshot(&TokenId::new(format!("c{n}")))
+            .ok_or("stored")?;
+        assert!(stored.credential.expires_at() > now + TimeDelta::days(40));
+        assert_eq!(stored.version, 2, "one write per renewal");
+    }
+    Ok(())
+}

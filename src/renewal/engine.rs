@@ -187,9 +187,17 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             stopping: false,
             alarm_ms: 0,
         };
+        // Held in the order they fall due, so a backlog drains through neighbouring
+        // slots, and their deadlines sorted once rather than heaped one by one.
+        let mut stored = stored;
+        stored.sort_by_cached_key(|(id, token)| {
+            let expires_at = driver.renewer.expires_at(&token.credential);
+            driver.policy.renew_at(id, token.issued_at, expires_at)
+        });
         for (id, token) in stored {
             driver.hold(id, token.credential, token.issued_at, token.version);
         }
+        driver.schedule.settle();
         // The pool: `max_in_flight` workers, each taking the next due renewal the
         // moment it has recorded the last.
         let workers = driver.policy.max_in_flight();
