@@ -445,3 +445,193 @@ async fn workers_on_two_threads_renew_every_overdue_token_exactly_once() -> Test
     }
     Ok(())
 }
+
+/// Renews in-process after `delay` of (paused) tokio time, recording the most
+/// renewals it ever had running at once.
+#[derive(Clone)]
+struct SlowRenewer {
+    clock: storefront_token::mock::SimulatedClock,
+    delay: Duration,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl storefront_token::renewal::Renewable for SlowRenewer {
+    type Credential = CustomerAccessToken;
+    type Error = std::io::Error;
+
+    fn expires_at(&self, token: &CustomerAccessToken) -> chrono::DateTime<chrono::Utc> {
+        token.expires_at()
+    }
+
+    async fn renew(&self, token: &CustomerAccessToken) -> Result<CustomerAccessToken, Self::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now_running = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now_running, SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.running.fetch_sub(1, SeqCst);
+        Ok(CustomerAccessToken::new(
+            token.access_token().clone(),
+            self.clock.now() + TimeDelta::hours(24),
+        ))
+    }
+
+    fn is_rejected(&self, _: &Self::Error) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn renewals_made_due_by_a_jump_run_side_by_side() -> TestResult {
+    let clock = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
+    let renewer = SlowRenewer {
+        clock: clock.clone(),
+        delay: Duration::from_secs(1),
+        running: Arc::default(),
+        most: Arc::default(),
+    };
+    let engine = RenewalEngine::builder(renewer.clone())
+        .clock(clock.clone())
+        .policy(
+            RenewalPolicy::default()
+                .with_max_in_flight(8)
+                .with_starts_per_second(1_000.0),
+        )
+        .build();
+    let handle = engine.start().await?;
+    let mut events = handle.events();
+    let now = clock.now();
+    let token = |n: usize, hours| {
+        CustomerAccessToken::new(
+            AccessToken::new(format!("token-{n}")),
+            now + TimeDelta::hours(hours),
+        )
+    };
+    // One renewal runs at once; eight more fall due 20 hours from now.
+    handle
+        .add(
+            TokenId::new("now"),
+            token(99, 4),
+            Some(now - TimeDelta::hours(20)),
+        )
+        .await?;
+    for n in 0..8 {
+        handle
+            .add(TokenId::new(format!("t{n}")), token(n, 24), Some(now))
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The wall clock jumps while that renewal runs: when it finishes, its worker
+    // finds all eight due, and the idle workers must take their share.
+    clock.jump(TimeDelta::hours(20));
+    let jumped = tokio::time::Instant::now();
+    let mut renewed = 0;
+    while renewed < 9 {
+        if let RenewalEvent::Renewed { .. } = events.recv().await? {
+            renewed += 1;
+        }
+    }
+    assert_eq!(
+        renewer.most.load(std::sync::atomic::Ordering::SeqCst),
+        8,
+        "the eight ran side by side"
+    );
+    assert!(
+        jumped.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        jumped.elapsed()
+    );
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_panicking_relogin_hook_is_called_once_and_the_token_stays_expired() -> TestResult {
+    let clock = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let engine = RenewalEngine::builder(CountingRenewer::default())
+        .clock(clock.clone())
+        .relogin(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                tokio::task::yield_now().await;
+                panic!("a bug in the re-login hook")
+            }
+        })
+        .build();
+    let handle = engine.start().await?;
+    let now = clock.now();
+    let id = TokenId::new("gone");
+    let expired =
+        CustomerAccessToken::new(AccessToken::new("expired"), now - TimeDelta::seconds(1));
+    handle
+        .add(id.clone(), expired, Some(now - TimeDelta::hours(1)))
+        .await?;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let status = handle.status(&id).await.ok_or("held")?;
+    assert_eq!(status.state(), TokenState::Expired);
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_renewer_that_never_waits_still_lets_other_tasks_run() -> TestResult {
+    const TOKENS: usize = 2_000;
+    let store = Arc::new(MemoryStore::new());
+    let now = chrono::Utc::now();
+    for n in 0..TOKENS {
+        let token = CustomerAccessToken::new(
+            AccessToken::new(format!("token-{n}")),
+            now + TimeDelta::days(12),
+        );
+        store
+            .put(
+                &TokenId::new(format!("c{n}")),
+                &token,
+                now - TimeDelta::days(30),
+                None,
+            )
+            .await?;
+    }
+    #[derive(Clone, Default)]
+    struct Immediate(Arc<std::sync::atomic::AtomicUsize>);
+    impl storefront_token::renewal::Renewable for Immediate {
+        type Credential = CustomerAccessToken;
+        type Error = std::io::Error;
+        fn expires_at(&self, token: &CustomerAccessToken) -> chrono::DateTime<chrono::Utc> {
+            token.expires_at()
+        }
+        async fn renew(
+            &self,
+            token: &CustomerAccessToken,
+        ) -> Result<CustomerAccessToken, Self::Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(CustomerAccessToken::new(
+                token.access_token().clone(),
+                token.expires_at() + TimeDelta::days(30),
+            ))
+        }
+        fn is_rejected(&self, _: &Self::Error) -> bool {
+            false
+        }
+    }
+    let renewer = Immediate::default();
+    let engine = RenewalEngine::builder(renewer.clone())
+        .store(store)
+        .policy(
+            RenewalPolicy::default()
+                .with_starts_per_second(1e9)
+                .with_max_in_flight(1),
+        )
+        .build();
+    let handle = engine.start().await?;
+    // The worker runs first; when this task next gets a turn, the drain must not
+    // be over: the worker gave way on the way.
+    tokio::task::yield_now().await;
+    let done = renewer.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(done > 0 && done < TOKENS, "{done} renewed before yielding");
+    handle.shutdown().await;
+    Ok(())
+}

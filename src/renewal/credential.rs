@@ -18,6 +18,9 @@ pub trait Renewable: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// When `credential` expires, in the server's time.
+    ///
+    /// The engine calls this while its schedule is locked: it must be a cheap
+    /// accessor that neither blocks nor panics.
     fn expires_at(&self, credential: &Self::Credential) -> DateTime<Utc>;
 
     /// Renews `credential`, returning its successor (which may be the same secret

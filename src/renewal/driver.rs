@@ -87,9 +87,10 @@ pub(super) struct Driver<R: Renewable> {
     pub(super) skew_warned: bool,
     /// Shutting down: nothing new starts; what was handed out finishes.
     pub(super) stopping: bool,
-    /// When the driver task means to wake next (server time, ms): a worker that
-    /// leaves an earlier deadline behind wakes it.
-    pub(super) alarm_ms: i64,
+    /// When the driver task means to wake next, on the monotonic clock (a wall
+    /// clock jump must not move it): a worker that leaves something needing the
+    /// driver sooner wakes it.
+    pub(super) alarm_at: Instant,
 }
 
 /// The driver's state, shared by the driver task and the workers.
@@ -130,18 +131,18 @@ impl<R: Renewable> Shared<R> {
             driver.finished(done);
         }
         let job = driver.take_job();
-        if job.is_none() {
-            // Going idle: the driver must wake for what is left behind.
-            let late_alarm = driver
-                .schedule
-                .next_due()
-                .is_some_and(|(due_ms, _)| due_ms < driver.alarm_ms);
-            if late_alarm || (driver.stopping && driver.in_flight == 0) {
-                self.wake_driver.notify_one();
-            }
-            if driver.stopping {
-                return Some(None);
-            }
+        // Making one job ready can make several (a clock jump, a re-login): idle
+        // workers take the rest.
+        for _ in 0..driver.ready.len() {
+            self.work_ready.notify_one();
+        }
+        // What is left behind (a deadline, or a start the rate limit holds back)
+        // may need the driver sooner than it means to wake.
+        if (driver.stopping && driver.in_flight == 0) || driver.needs_earlier_wake() {
+            self.wake_driver.notify_one();
+        }
+        if job.is_none() && driver.stopping {
+            return Some(None);
         }
         job.map(Some)
     }
@@ -181,8 +182,7 @@ impl<R: Renewable> Shared<R> {
                 if !progressed {
                     wait = wait.max(TIMER_TICK);
                 }
-                driver.alarm_ms = driver.now.server().timestamp_millis()
-                    + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                driver.alarm_at = Instant::now() + wait;
                 (wait, driver.stopping)
             };
             let wake_at = Instant::now() + wait;
@@ -261,6 +261,15 @@ impl<R: Renewable> Driver<R> {
             }
             self.skew_warned = beyond;
         }
+    }
+
+    /// Whether the driver's alarm is later than what is due (or startable) next.
+    /// A full pool needs nothing: its workers take the next job as they finish.
+    fn needs_earlier_wake(&mut self) -> bool {
+        if self.in_flight >= self.policy.max_in_flight() {
+            return false;
+        }
+        Instant::now() + self.time_to_next_wake() < self.alarm_at
     }
 
     fn time_to_next_wake(&mut self) -> Duration {

@@ -185,7 +185,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             last_look: (self.clock.now(), Instant::now()),
             skew_warned: false,
             stopping: false,
-            alarm_ms: 0,
+            alarm_at: Instant::now(),
         };
         // Held in the order they fall due, so a backlog drains through neighbouring
         // slots, and their deadlines sorted once rather than heaped one by one.

@@ -106,18 +106,31 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                 generation,
                 work,
             } = job;
-            let outcome = std::panic::AssertUnwindSafe(self.run(work))
+            let relogin = matches!(work, Work::Relogin { .. });
+            let outcome = match std::panic::AssertUnwindSafe(self.run(work))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Outcome::Failed {
+            {
+                Ok(outcome) => outcome,
+                // A token that needed a re-login stays logged out: retrying a
+                // panicking hook would only panic again, as fast as it can.
+                Err(_) if relogin => {
+                    tracing::error!("the re-login hook panicked; the token stays logged out");
+                    Outcome::NoLogin
+                }
+                Err(_) => Outcome::Failed {
                     rejected: false,
                     reason: "the renewal panicked".to_owned(),
-                });
+                },
+            };
             finished = Some(Completion {
                 slot,
                 generation,
                 outcome,
             });
+            // A renewer that answers without ever waiting must not keep this
+            // worker from giving the rest of the runtime its turn.
+            tokio::task::coop::consume_budget().await;
         }
     }
 
