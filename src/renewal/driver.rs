@@ -153,7 +153,7 @@ impl<R: Renewable> Shared<R> {
         self.work_ready.notified()
     }
 
-    /// The driver task: loads nothing, starts what is due, answers commands, and
+    /// The driver task: makes ready what is due, answers commands, and
     /// wakes for deadlines, the rate limit and the heartbeat.
     pub(super) async fn drive(
         self: Arc<Self>,

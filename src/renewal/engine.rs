@@ -121,11 +121,14 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngineBuilder<R, S> {
 }
 
 impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
-    /// Loads every stored token and starts the driver task on the current tokio
-    /// runtime. Overdue tokens drain through the rate limit; tokens that have
-    /// already expired are announced as [`RenewalEvent::Expired`](super::RenewalEvent::Expired) without a request.
+    /// Loads every stored token and starts the engine's tasks on the current
+    /// tokio runtime: one driver (deadlines, commands, the rate limit) and
+    /// [`max_in_flight`](RenewalPolicy::with_max_in_flight) workers that run the
+    /// renewals. Overdue tokens drain through the rate limit, oldest deadline
+    /// first; tokens that have already expired are announced as
+    /// [`RenewalEvent::Expired`](super::RenewalEvent::Expired) without a request.
     ///
-    /// The driver stops when the last [`RenewalHandle`] is dropped or on
+    /// The engine stops when the last [`RenewalHandle`] is dropped or on
     /// [`RenewalHandle::shutdown`], after the renewals in flight have finished.
     ///
     /// # Errors

@@ -161,9 +161,8 @@ impl RenewalPolicy {
         self
     }
 
-    /// Renewals running at once (at least 1), each on one of as many workers; as
-    /// many again may wait, already started by the rate limit, for the next free
-    /// worker. Default 32.
+    /// Renewals running at once (at least 1), each on one of as many worker
+    /// tasks. Default 32.
     #[must_use]
     pub fn with_max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit.max(1);
