@@ -1025,6 +1025,9 @@ fn event_text(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> St
             format!("rejected: {reason}; log in again")
         }
         RenewalEvent::StoreFailed { reason, .. } => format!("store failed: {reason}"),
+        RenewalEvent::Removed { .. } => {
+            "removed: the token was deleted from the store (logged out elsewhere)".to_owned()
+        }
         RenewalEvent::ClockJump { jump } => format!(
             "the wall clock jumped by {:.1} s (suspend?); re-examined due renewals",
             jump.num_milliseconds() as f64 / 1000.0
@@ -1070,6 +1073,7 @@ fn event_json(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> se
         RenewalEvent::StoreFailed { id, reason } => {
             json!({ "event": "store failed", "id": id.as_str(), "reason": reason })
         }
+        RenewalEvent::Removed { id } => json!({ "event": "removed", "id": id.as_str() }),
         RenewalEvent::ClockJump { jump } => {
             json!({ "event": "clock jump", "jump_ms": jump.num_milliseconds() })
         }

@@ -264,6 +264,46 @@ async fn replicas_sharing_a_store_adopt_each_others_renewals() -> TestResult {
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_token_another_replica_removed_is_dropped_not_written_back() -> TestResult {
+    let (clock, shop, client) = simulated_shop(42 * DAY).await;
+    let store = Arc::new(MemoryStore::new());
+    let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
+    let start = |client| {
+        RenewalEngine::builder(StorefrontRenewer::new(client))
+            .store(Arc::clone(&store))
+            .clock(clock.clone())
+            .build()
+            .start()
+    };
+    let first = start(client.clone()).await?;
+    let id = TokenId::new("ada");
+    first.add(id.clone(), token, None).await?;
+    let second = start(client).await?;
+    let mut first_events = first.events();
+    // The customer logs out through the second replica.
+    second.remove(&id).await?;
+    assert!(store.is_empty());
+    tokio::time::sleep(DAY).await;
+    // The first replica's renewal reaches Shopify, but the store refuses to bring
+    // the token back, and the first replica lets it go.
+    let renewal = first.renew_now(&id).await;
+    assert!(
+        matches!(&renewal, Err(e) if *e.kind() == RenewalErrorKind::NotFound),
+        "{renewal:?}"
+    );
+    assert_eq!(shop.requests(Operation::Renew), 1);
+    assert!(store.is_empty(), "not written back");
+    assert_eq!(
+        first_events.recv().await?,
+        RenewalEvent::Removed { id: id.clone() }
+    );
+    assert!(first.status(&id).await.is_none());
+    first.shutdown().await;
+    second.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_suspend_is_noticed_within_a_heartbeat_and_due_renewals_run() -> TestResult {
     let (clock, shop, client) = simulated_shop(Duration::from_secs(3_600)).await;
     let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;

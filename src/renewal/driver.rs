@@ -22,12 +22,16 @@ use super::engine::Reply;
 use super::events::RenewalEvent;
 use super::handle::Command;
 use super::policy::RenewalPolicy;
-use super::pool::{Completion, Job, Outcome, Work};
+use super::pool::{Completion, Job, Outcome, Turn, Work};
 use super::schedule::{Entry, Phase, Schedule, Slot};
 use super::status::{RenewalError, RenewalErrorKind, TokenState, TokenStatus};
 use super::store::{PutOutcome, StoreError};
 use super::TokenId;
 use crate::clock::Clock;
+
+/// Expired tokens announced in one pass over the schedule, at most: after a long
+/// suspend thousands may be, and the lock is shared with the workers.
+const MAX_EXPIRIES_PER_TURN: usize = 1024;
 
 /// The tokio timer's resolution.
 const TIMER_TICK: Duration = Duration::from_millis(1);
@@ -113,19 +117,20 @@ impl<R: Renewable> Shared<R> {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Driver<R>> {
-        // The bookkeeping under this lock runs no caller code that could panic
-        // half-way through an update, so a poisoned lock is still consistent.
+        // The only caller code run under this lock is the credential's accessors
+        // (`expires_at`, `Clone`, `Drop`), which must not panic; if one does, the
+        // engine stops (see `abandon`) and a poisoned lock only serves its
+        // shutdown.
         self.driver
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A worker's turn: records the job it finished, if any, and takes the next
-    /// (`None`: nothing is ready; `Some(None)`: stop).
+    /// A worker's turn: records the job it finished, if any, and takes the next.
     pub(super) fn next_job(
         &self,
         finished: Option<Completion<R::Credential>>,
-    ) -> Option<Option<Job<R::Credential>>> {
+    ) -> Turn<R::Credential> {
         let mut driver = self.lock();
         if let Some(done) = finished {
             driver.finished(done);
@@ -141,10 +146,24 @@ impl<R: Renewable> Shared<R> {
         if (driver.stopping && driver.in_flight == 0) || driver.needs_earlier_wake() {
             self.wake_driver.notify_one();
         }
-        if job.is_none() && driver.stopping {
-            return Some(None);
+        match job {
+            Some(job) => Turn::Run(job),
+            None if driver.stopping => Turn::Stop,
+            None => Turn::Idle,
         }
-        job.map(Some)
+    }
+
+    /// A worker's bookkeeping panicked (caller code under the lock broke its
+    /// contract): the engine stops rather than run on with a job it lost track
+    /// of. Callers get [`RenewalErrorKind::Stopped`].
+    pub(super) fn abandon(&self) {
+        tracing::error!("the renewal engine stopped: a credential accessor panicked");
+        let mut driver = self.lock();
+        driver.stopping = true;
+        // The lost job will never report back; nothing else is waited for.
+        driver.in_flight = 0;
+        self.work_ready.notify_waiters();
+        self.wake_driver.notify_one();
     }
 
     /// Waits until the driver makes jobs ready (or stops); `enable`d first by the
@@ -165,7 +184,7 @@ impl<R: Renewable> Shared<R> {
         // turn would cost more than the turn.
         let mut alarm: Option<(Instant, crate::clock::Sleep)> = None;
         loop {
-            let (wait, stopping) = {
+            let (wake_at, stopping) = {
                 let mut driver = self.lock();
                 driver.look_at_the_clock();
                 if driver.stopping && driver.in_flight == 0 {
@@ -183,9 +202,8 @@ impl<R: Renewable> Shared<R> {
                     wait = wait.max(TIMER_TICK);
                 }
                 driver.alarm_at = Instant::now() + wait;
-                (wait, driver.stopping)
+                (driver.alarm_at, driver.stopping)
             };
-            let wake_at = Instant::now() + wait;
             let (_, sleep) = match alarm.take() {
                 Some((at, sleep)) if at <= wake_at => alarm.insert((at, sleep)),
                 _ => alarm.insert((wake_at, clock.sleep(wake_at - Instant::now()))),
@@ -307,6 +325,7 @@ impl<R: Renewable> Driver<R> {
         let now = self.now.server();
         let now_ms = now.timestamp_millis();
         let mut progressed = false;
+        let mut expired_here = 0;
         while self.in_flight < self.policy.max_in_flight() {
             let Some((due_ms, slot)) = self.schedule.next_due() else {
                 break;
@@ -324,6 +343,10 @@ impl<R: Renewable> Driver<R> {
                 self.schedule.pop_due(now_ms);
                 self.expire(slot);
                 progressed = true;
+                expired_here += 1;
+                if expired_here == MAX_EXPIRIES_PER_TURN {
+                    break; // the lock is not held for a whole suspend's worth at once
+                }
                 continue;
             }
             // A start less than a timer tick away goes now: the timer could not wait
@@ -415,9 +438,11 @@ impl<R: Renewable> Driver<R> {
     }
 
     fn start_relogin(&mut self, slot: Slot) {
-        if !self.can_relogin {
+        if !self.can_relogin || self.stopping {
             return;
         }
+        // A login is a request too: it takes its place under the rate limit.
+        self.take_start_slot();
         self.schedule.unschedule(slot, Phase::InFlight);
         let Some(entry) = self.schedule.entry(slot) else {
             return;
@@ -486,6 +511,13 @@ impl<R: Renewable> Driver<R> {
                     }
                 };
                 (credential, issued_at, Some(version), event)
+            }
+            Ok(PutOutcome::Missing) => {
+                // Deleted from the store meanwhile (logged out, by this replica or
+                // another): not kept alive any longer.
+                self.forget(slot, "the token was deleted from the store");
+                self.emit(RenewalEvent::Removed { id });
+                return;
             }
             Ok(PutOutcome::Conflict { current }) => {
                 let expires_at = self.renewer.expires_at(&current.credential);
@@ -608,6 +640,21 @@ impl<R: Renewable> Driver<R> {
         self.start_relogin(slot);
     }
 
+    /// Stops holding a token: its waiters hear `why`, its watchers `None`.
+    fn forget(&mut self, slot: Slot, why: &'static str) {
+        let Some(id) = self.schedule.entry(slot).map(|entry| entry.id.clone()) else {
+            return;
+        };
+        self.schedule.remove(&id);
+        self.answer(
+            slot,
+            Err(RenewalError::new(RenewalErrorKind::NotFound, why)),
+        );
+        if let Some(watcher) = self.watchers.remove(&slot) {
+            watcher.send_replace(None);
+        }
+    }
+
     fn publish(&mut self, slot: Slot, credential: Option<R::Credential>) {
         if let Some(watcher) = self.watchers.get(&slot) {
             watcher.send_replace(credential);
@@ -668,17 +715,8 @@ impl<R: Renewable> Driver<R> {
                 let _ = reply.send(());
             }
             Command::Forget { id } => {
-                if let Some((slot, _)) = self.schedule.remove(&id) {
-                    self.answer(
-                        slot,
-                        Err(RenewalError::new(
-                            RenewalErrorKind::NotFound,
-                            "the token was removed",
-                        )),
-                    );
-                    if let Some(watcher) = self.watchers.remove(&slot) {
-                        watcher.send_replace(None);
-                    }
+                if let Some(slot) = self.schedule.slot_of(&id) {
+                    self.forget(slot, "the token was removed");
                 }
             }
             Command::Status { id, reply } => {

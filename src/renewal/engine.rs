@@ -150,6 +150,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
                     match store.put(&id, &credential, issued_at, None).await? {
                         PutOutcome::Stored { version } => Ok(version),
                         PutOutcome::Conflict { current } => Ok(current.version),
+                        // Not asked for a version, a store must create the entry.
+                        PutOutcome::Missing => {
+                            Err(StoreError::new("the store did not create the token", None))
+                        }
                     }
                 })
             })

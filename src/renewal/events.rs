@@ -55,6 +55,12 @@ pub enum RenewalEvent {
         /// The adopted token's expiry.
         expires_at: DateTime<Utc>,
     },
+    /// The token was deleted from the store while it was being renewed (logged
+    /// out, on this replica or another) and is no longer kept alive.
+    Removed {
+        /// The token.
+        id: TokenId,
+    },
     /// The store failed; the renewed token is kept in memory and the write is not
     /// retried until the next renewal.
     StoreFailed {

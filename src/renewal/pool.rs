@@ -39,6 +39,16 @@ pub(super) enum Work<C> {
     Relogin { id: TokenId, version: u64 },
 }
 
+/// What a worker does next.
+pub(super) enum Turn<C> {
+    /// Runs this job.
+    Run(Job<C>),
+    /// Waits for the driver to make jobs ready.
+    Idle,
+    /// Leaves: the engine is stopping.
+    Stop,
+}
+
 /// What a worker reports back to the driver.
 pub(super) struct Completion<C> {
     pub(super) slot: Slot,
@@ -76,25 +86,25 @@ pub(super) struct Pool<R: Renewable, S> {
 impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
     /// One worker: records what it finished and takes the next job in one short
     /// critical section, runs it, and repeats; idle, it waits for the driver. A
-    /// panic in the renewer's, store's or re-login hook's code is contained: the
-    /// job counts as a transient failure (retried with backoff) and the worker
-    /// carries on.
+    /// panic in the renewer's, store's or re-login hook's code is contained: a
+    /// renewal counts as a transient failure (retried with backoff), a re-login
+    /// as none, and the worker carries on.
     pub(super) async fn work(self: Arc<Self>, shared: Arc<Shared<R>>) {
         let mut finished = None;
         loop {
-            let job = match shared.next_job(finished.take()) {
-                Some(Some(job)) => job,
-                Some(None) => break,
-                None => {
+            let job = match Self::turn(&shared, finished.take()) {
+                Turn::Run(job) => job,
+                Turn::Stop => break,
+                Turn::Idle => {
                     // Registered before looking again, so a notice sent in between
                     // is not lost.
                     let ready = shared.work_ready();
                     let mut ready = std::pin::pin!(ready);
                     ready.as_mut().enable();
-                    match shared.next_job(None) {
-                        Some(Some(job)) => job,
-                        Some(None) => break,
-                        None => {
+                    match Self::turn(&shared, None) {
+                        Turn::Run(job) => job,
+                        Turn::Stop => break,
+                        Turn::Idle => {
                             ready.await;
                             continue;
                         }
@@ -132,6 +142,19 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             // worker from giving the rest of the runtime its turn.
             tokio::task::coop::consume_budget().await;
         }
+    }
+
+    /// [`Shared::next_job`], with a panic in the caller code it runs under the
+    /// lock stopping the engine instead of silently losing this worker.
+    fn turn(
+        shared: &Shared<R>,
+        finished: Option<Completion<R::Credential>>,
+    ) -> Turn<R::Credential> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.next_job(finished)))
+            .unwrap_or_else(|_| {
+                shared.abandon();
+                Turn::Stop
+            })
     }
 
     async fn run(&self, work: Work<R::Credential>) -> Outcome<R::Credential> {
@@ -190,6 +213,13 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             return Outcome::NoLogin;
         };
         let issued_at = self.now.server();
+        // Checked here, where a broken credential cannot hurt the schedule: an
+        // expired one would only be expired and logged in again, as fast as that
+        // goes.
+        if self.renewer.expires_at(&credential) <= issued_at {
+            tracing::warn!("the re-login hook returned an expired credential");
+            return Outcome::NoLogin;
+        }
         let stored = self
             .store
             .put(&id, &credential, issued_at, Some(version))

@@ -37,6 +37,9 @@ pub enum PutOutcome<C> {
         /// The token as currently stored.
         current: StoredToken<C>,
     },
+    /// Not written: a version was expected but nothing is stored (the token was
+    /// deleted meanwhile). A compare-and-swap never recreates a deleted token.
+    Missing,
 }
 
 /// A store failed.
@@ -79,7 +82,9 @@ pub trait TokenStore<C>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<StoredToken<C>>, StoreError>> + Send;
 
     /// Writes `credential` if the stored version is `expected_version` (`None`:
-    /// write whatever is stored, creating the entry if needed).
+    /// write whatever is stored, creating the entry if needed). With a version
+    /// expected and nothing stored, writes nothing and answers
+    /// [`PutOutcome::Missing`].
     fn put(
         &self,
         id: &TokenId,
@@ -179,6 +184,7 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for MemoryStore<C> {
                     version: current.version,
                 }
             }
+            None if expected_version.is_some() => PutOutcome::Missing,
             None => {
                 tokens.insert(
                     id.clone(),
@@ -195,6 +201,42 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for MemoryStore<C> {
 
     async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
         self.locked(|tokens| tokens.remove(id));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_puts_are_compare_and_swap_and_never_recreate() -> Result<(), StoreError> {
+        let store = MemoryStore::new();
+        let id = TokenId::new("a");
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(
+            store.put(&id, &1u8, at, None).await?,
+            PutOutcome::Stored { version: 1 }
+        );
+        assert_eq!(
+            store.put(&id, &2u8, at, Some(1)).await?,
+            PutOutcome::Stored { version: 2 }
+        );
+        let stale = store.put(&id, &3u8, at, Some(1)).await?;
+        assert!(
+            matches!(&stale, PutOutcome::Conflict { current } if current.credential == 2 && current.version == 2),
+            "{stale:?}"
+        );
+        store.delete(&id).await?;
+        assert_eq!(
+            store.put(&id, &4u8, at, Some(2)).await?,
+            PutOutcome::Missing
+        );
+        assert!(store.is_empty(), "a deleted token is not written back");
+        assert_eq!(
+            store.put(&id, &5u8, at, None).await?,
+            PutOutcome::Stored { version: 1 }
+        );
         Ok(())
     }
 }
