@@ -540,7 +540,7 @@ fn main() {
         let rounds = std::env::var("STOREFRONT_BENCH_ROUNDS")
             .ok()
             .and_then(|n| n.parse().ok())
-            .unwrap_or(7);
+            .unwrap_or(9);
         if only == "drain" {
             println!("{}", drain_rounds(count, 32, rounds).await.report());
             return;
