@@ -228,7 +228,10 @@ fn failure(error: impl Into<Box<dyn StdError>>) -> Failure {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return command_line_error(&error),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -267,6 +270,35 @@ async fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// A command line clap could not parse: as clap prints it, or with `--json` as
+/// one JSON object on stderr like every other error. Help and version are not
+/// errors and print as usual.
+fn command_line_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().any(|arg| arg == "--json");
+    if informational || !json {
+        let _ = error.print();
+        return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE));
+    }
+    let rendered = error.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    eprintln!(
+        "{}",
+        json!({ "event": "error", "error": message, "usage": rendered.trim_end() })
+    );
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// Prints results as text or as one JSON object per line.
