@@ -675,3 +675,114 @@ async fn a_renewer_that_never_waits_still_lets_other_tasks_run() -> TestResult {
     handle.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_caller_waiting_on_a_relogin_that_finds_nothing_is_answered() -> TestResult {
+    let clock = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
+    let engine = RenewalEngine::builder(CountingRenewer::default())
+        .clock(clock.clone())
+        .relogin(|_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            None
+        })
+        .build();
+    let handle = engine.start().await?;
+    let now = clock.now();
+    let id = TokenId::new("gone");
+    let expired =
+        CustomerAccessToken::new(AccessToken::new("expired"), now - TimeDelta::seconds(1));
+    handle
+        .add(id.clone(), expired, Some(now - TimeDelta::hours(1)))
+        .await?;
+    // The re-login is under way (it takes 5 s); a caller asks meanwhile.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let status = handle.status(&id).await.ok_or("held")?;
+    assert_eq!(status.state(), TokenState::Renewing);
+    let answer = tokio::time::timeout(Duration::from_secs(60), handle.renew_now(&id)).await?;
+    assert!(
+        matches!(&answer, Err(e) if *e.kind() == RenewalErrorKind::Expired),
+        "{answer:?}"
+    );
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn relogins_start_under_the_rate_limit_after_due_renewals() -> TestResult {
+    let clock = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
+    let logins = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&logins);
+    let login_clock = clock.clone();
+    let renewer = CountingRenewer::default();
+    let engine = RenewalEngine::builder(renewer.clone())
+        .clock(clock.clone())
+        .policy(
+            RenewalPolicy::default()
+                .with_starts_per_second(2.0)
+                .with_max_in_flight(8),
+        )
+        .relogin(move |_| {
+            let at = tokio::time::Instant::now();
+            if let Ok(mut logins) = recorded.lock() {
+                logins.push(at);
+            }
+            let expires = login_clock.now() + TimeDelta::days(42);
+            async move { Some(CustomerAccessToken::new(AccessToken::new("fresh"), expires)) }
+        })
+        .build();
+    let handle = engine.start().await?;
+    let mut events = handle.events();
+    let now = clock.now();
+    let started = tokio::time::Instant::now();
+    for n in 0..200 {
+        let expired = CustomerAccessToken::new(
+            AccessToken::new(format!("expired-{n}")),
+            now - TimeDelta::seconds(1),
+        );
+        handle
+            .add(
+                TokenId::new(format!("x{n}")),
+                expired,
+                Some(now - TimeDelta::hours(1)),
+            )
+            .await?;
+    }
+    for n in 0..5 {
+        let due = CustomerAccessToken::new(
+            AccessToken::new(format!("valid-{n}")),
+            now + TimeDelta::days(1),
+        );
+        handle
+            .add(
+                TokenId::new(format!("v{n}")),
+                due,
+                Some(now - TimeDelta::days(41)),
+            )
+            .await?;
+    }
+    // The five valid tokens are renewed first, at the rate.
+    let mut renewed = 0;
+    while renewed < 5 {
+        if let RenewalEvent::Renewed { .. } = events.recv().await? {
+            renewed += 1;
+        }
+    }
+    assert!(
+        started.elapsed() <= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let logins = logins.lock().map_err(|_| "poisoned")?.clone();
+    let early = logins
+        .iter()
+        .filter(|&&at| at - started <= Duration::from_secs(10))
+        .count();
+    // 2 starts a second: about 20 starts in 10 s, shared with the 5 renewals.
+    assert!(
+        (10..=17).contains(&early),
+        "{early} re-logins in the first 10 s"
+    );
+    handle.shutdown().await;
+    Ok(())
+}

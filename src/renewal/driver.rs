@@ -79,6 +79,8 @@ pub(super) struct Driver<R: Renewable> {
     pub(super) schedule: Schedule<R::Credential>,
     /// Jobs made ready and not yet taken by a worker.
     pub(super) ready: VecDeque<Job<R::Credential>>,
+    /// Re-logins waiting for the rate limit: slot and generation when queued.
+    pub(super) relogins: VecDeque<(Slot, u32)>,
     /// Jobs made ready and not yet reported back (taken or not).
     pub(super) in_flight: usize,
     pub(super) waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
@@ -135,10 +137,12 @@ impl<R: Renewable> Shared<R> {
         if let Some(done) = finished {
             driver.finished(done);
         }
-        let job = driver.take_job();
-        // Making one job ready can make several (a clock jump, a re-login): idle
+        if driver.ready.is_empty() && !driver.stopping {
+            driver.start_due_renewals();
+        }
+        // Making one job ready can make several (a clock jump, re-logins): idle
         // workers take the rest.
-        for _ in 0..driver.ready.len() {
+        for _ in 1..driver.ready.len() {
             self.work_ready.notify_one();
         }
         // What is left behind (a deadline, or a start the rate limit holds back)
@@ -146,6 +150,9 @@ impl<R: Renewable> Shared<R> {
         if (driver.stopping && driver.in_flight == 0) || driver.needs_earlier_wake() {
             self.wake_driver.notify_one();
         }
+        // Taken last, after every call into caller code: a panic before this
+        // leaves the job in `ready`, where `abandon` finds it.
+        let job = driver.ready.pop_front();
         match job {
             Some(job) => Turn::Run(job),
             None if driver.stopping => Turn::Stop,
@@ -160,8 +167,10 @@ impl<R: Renewable> Shared<R> {
         tracing::error!("the renewal engine stopped: a credential accessor panicked");
         let mut driver = self.lock();
         driver.stopping = true;
-        // The lost job will never report back; nothing else is waited for.
-        driver.in_flight = 0;
+        // Jobs nobody took will not run: the workers may all be gone.
+        let untaken = driver.ready.len();
+        driver.ready.clear();
+        driver.in_flight = driver.in_flight.saturating_sub(untaken);
         self.work_ready.notify_waiters();
         self.wake_driver.notify_one();
     }
@@ -184,25 +193,16 @@ impl<R: Renewable> Shared<R> {
         // turn would cost more than the turn.
         let mut alarm: Option<(Instant, crate::clock::Sleep)> = None;
         loop {
-            let (wake_at, stopping) = {
-                let mut driver = self.lock();
-                driver.look_at_the_clock();
-                if driver.stopping && driver.in_flight == 0 {
+            // Caller code runs under the lock here too (the clock, the credential's
+            // accessors): a panic stops the engine the same way a worker's does.
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.turn()));
+            let (wake_at, stopping) = match turn {
+                Ok(Some(turn)) => turn,
+                Ok(None) => break,
+                Err(_) => {
+                    self.abandon();
                     break;
                 }
-                let progressed = !driver.stopping && driver.start_due_renewals();
-                for _ in 0..driver.ready.len() {
-                    self.work_ready.notify_one();
-                }
-                // A turn that started nothing waits at least a tick: nothing can
-                // change before time passes or something arrives (and under paused
-                // tokio time a zero wait would keep the clock from ever moving).
-                let mut wait = driver.time_to_next_wake();
-                if !progressed {
-                    wait = wait.max(TIMER_TICK);
-                }
-                driver.alarm_at = Instant::now() + wait;
-                (driver.alarm_at, driver.stopping)
             };
             let (_, sleep) = match alarm.take() {
                 Some((at, sleep)) if at <= wake_at => alarm.insert((at, sleep)),
@@ -211,14 +211,12 @@ impl<R: Renewable> Shared<R> {
             tokio::select! {
                 biased;
                 command = commands.recv(), if !stopping => {
-                    let mut driver = self.lock();
-                    match command {
-                        Some(Command::Shutdown) | None => {
-                            driver.stopping = true;
-                            // Idle workers leave; busy ones finish first.
-                            self.work_ready.notify_waiters();
-                        }
-                        Some(command) => driver.command(command),
+                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.on_command(command);
+                    }));
+                    if handled.is_err() {
+                        self.abandon();
+                        break;
                     }
                 }
                 () = self.wake_driver.notified() => {}
@@ -230,6 +228,45 @@ impl<R: Renewable> Shared<R> {
             for waiter in waiters {
                 let _ = waiter.send(Err(RenewalError::new(RenewalErrorKind::Stopped, "")));
             }
+        }
+    }
+}
+
+impl<R: Renewable> Shared<R> {
+    /// One turn of the driver task: notices clock jumps, makes ready what is due
+    /// and tells the workers, and picks when to wake next (with whether it is
+    /// stopping). `None` once stopped with nothing in flight.
+    fn turn(&self) -> Option<(Instant, bool)> {
+        let mut driver = self.lock();
+        driver.look_at_the_clock();
+        if driver.stopping && driver.in_flight == 0 {
+            return None;
+        }
+        let progressed = !driver.stopping && driver.start_due_renewals();
+        for _ in 0..driver.ready.len() {
+            self.work_ready.notify_one();
+        }
+        // A turn that started nothing waits at least a tick: nothing can change
+        // before time passes or something arrives (and under paused tokio time a
+        // zero wait would keep the clock from ever moving).
+        let mut wait = driver.time_to_next_wake();
+        if !progressed {
+            wait = wait.max(TIMER_TICK);
+        }
+        driver.alarm_at = Instant::now() + wait;
+        Some((driver.alarm_at, driver.stopping))
+    }
+
+    /// A command from a handle; `None` (every handle dropped) stops the engine.
+    fn on_command(&self, command: Option<Command<R::Credential>>) {
+        let mut driver = self.lock();
+        match command {
+            Some(Command::Shutdown) | None => {
+                driver.stopping = true;
+                // Idle workers leave; busy ones finish first.
+                self.work_ready.notify_waiters();
+            }
+            Some(command) => driver.command(command),
         }
     }
 }
@@ -284,7 +321,7 @@ impl<R: Renewable> Driver<R> {
     /// Whether the driver's alarm is later than what is due (or startable) next.
     /// A full pool needs nothing: its workers take the next job as they finish.
     fn needs_earlier_wake(&mut self) -> bool {
-        if self.in_flight >= self.policy.max_in_flight() {
+        if self.in_flight >= self.policy.max_in_flight() || self.stopping {
             return false;
         }
         Instant::now() + self.time_to_next_wake() < self.alarm_at
@@ -292,15 +329,18 @@ impl<R: Renewable> Driver<R> {
 
     fn time_to_next_wake(&mut self) -> Duration {
         let heartbeat = self.policy.heartbeat();
-        if self.in_flight >= self.policy.max_in_flight() {
-            return heartbeat; // the workers take what is due as they finish
-        }
-        let Some((due_ms, _)) = self.schedule.next_due() else {
+        if self.in_flight >= self.policy.max_in_flight() || self.stopping {
+            // The workers take what is due as they finish; while stopping, nothing
+            // new starts and the last job to finish wakes the driver.
             return heartbeat;
+        }
+        let until_due = match self.schedule.next_due() {
+            _ if !self.relogins.is_empty() => Duration::ZERO,
+            Some((due_ms, _)) => Duration::from_millis(
+                u64::try_from(due_ms - self.now.server().timestamp_millis()).unwrap_or(0),
+            ),
+            None => return heartbeat,
         };
-        let until_due = Duration::from_millis(
-            u64::try_from(due_ms - self.now.server().timestamp_millis()).unwrap_or(0),
-        );
         // Zero exactly when `start_due_renewals` would start one: a zero wait that
         // starts nothing would spin, and under paused time never let the clock move.
         let until_start = self
@@ -308,15 +348,6 @@ impl<R: Renewable> Driver<R> {
             .saturating_duration_since(Instant::now())
             .saturating_sub(TIMER_TICK);
         until_due.max(until_start).min(heartbeat)
-    }
-
-    /// The next job for a worker: one already made ready, or else the next due
-    /// renewal, within the pool and the rate limit (none new while stopping).
-    fn take_job(&mut self) -> Option<Job<R::Credential>> {
-        if self.ready.is_empty() && !self.stopping {
-            self.start_due_renewals();
-        }
-        self.ready.pop_front()
     }
 
     /// Makes ready what is due, within the pool and the rate limit; whether it
@@ -327,12 +358,21 @@ impl<R: Renewable> Driver<R> {
         let mut progressed = false;
         let mut expired_here = 0;
         while self.in_flight < self.policy.max_in_flight() {
-            let Some((due_ms, slot)) = self.schedule.next_due() else {
+            let due = self
+                .schedule
+                .next_due()
+                .filter(|&(due_ms, _)| due_ms <= now_ms);
+            let Some((_, slot)) = due else {
+                // No renewal due: a queued re-login may start, within the rate limit.
+                if self.relogins.is_empty() || !self.may_start_now() {
+                    break;
+                }
+                if self.start_queued_relogin() {
+                    progressed = true;
+                    continue;
+                }
                 break;
             };
-            if due_ms > now_ms {
-                break;
-            }
             let expired = self.schedule.entry(slot).is_none_or(|entry| {
                 self.renewer
                     .expires_at(&entry.credential)
@@ -349,9 +389,7 @@ impl<R: Renewable> Driver<R> {
                 }
                 continue;
             }
-            // A start less than a timer tick away goes now: the timer could not wait
-            // that little anyway, and a high rate must not mean one start per turn.
-            if self.next_start.saturating_duration_since(Instant::now()) > TIMER_TICK {
+            if !self.may_start_now() {
                 break;
             }
             self.schedule.pop_due(now_ms);
@@ -372,6 +410,13 @@ impl<R: Renewable> Driver<R> {
             }
         }
         progressed
+    }
+
+    /// Whether the rate limit lets a request start now. A start less than a timer
+    /// tick away goes now: the timer could not wait that little anyway, and a high
+    /// rate must not mean one start per turn.
+    fn may_start_now(&self) -> bool {
+        self.next_start.saturating_duration_since(Instant::now()) <= TIMER_TICK
     }
 
     fn since_last_attempt(&self, slot: Slot) -> Option<Duration> {
@@ -437,18 +482,35 @@ impl<R: Renewable> Driver<R> {
         self.complete(done);
     }
 
+    /// Queues a re-login for an expired or rejected token. A login is a request
+    /// too: it starts under the rate limit, after the renewals that are due (they
+    /// keep customers from being logged out; these already are).
     fn start_relogin(&mut self, slot: Slot) {
         if !self.can_relogin || self.stopping {
             return;
         }
-        // A login is a request too: it takes its place under the rate limit.
-        self.take_start_slot();
         self.schedule.unschedule(slot, Phase::InFlight);
-        let Some(entry) = self.schedule.entry(slot) else {
-            return;
-        };
-        let (generation, version, id) = (entry.generation, entry.version, entry.id.clone());
-        self.track(slot, generation, Work::Relogin { id, version });
+        if let Some(entry) = self.schedule.entry(slot) {
+            self.relogins.push_back((slot, entry.generation));
+        }
+    }
+
+    /// Starts the next queued re-login still wanted (its token neither replaced
+    /// nor removed); whether it started one.
+    fn start_queued_relogin(&mut self) -> bool {
+        while let Some((slot, generation)) = self.relogins.pop_front() {
+            let Some(entry) = self.schedule.entry(slot) else {
+                continue;
+            };
+            if entry.generation != generation || entry.phase != Phase::InFlight {
+                continue;
+            }
+            let (version, id) = (entry.version, entry.id.clone());
+            self.take_start_slot();
+            self.track(slot, generation, Work::Relogin { id, version });
+            return true;
+        }
+        false
     }
 
     fn complete(&mut self, completion: Completion<R::Credential>) {
@@ -478,9 +540,13 @@ impl<R: Renewable> Driver<R> {
             } => self.renewed(slot, credential, issued_at, stored, true),
             Outcome::Failed { rejected, reason } => self.failed(slot, rejected, reason),
             Outcome::NoLogin => {
-                if let Some(entry) = self.schedule.entry_mut(slot) {
-                    entry.phase = Phase::Dead;
-                }
+                let Some(entry) = self.schedule.entry_mut(slot) else {
+                    return;
+                };
+                entry.phase = Phase::Dead;
+                let kind = self.dead_kind(slot);
+                self.publish(slot, None);
+                self.answer(slot, Err(RenewalError::new(kind, "no new login")));
             }
         }
     }
@@ -538,15 +604,13 @@ impl<R: Renewable> Driver<R> {
                     reason: error_chain(&error),
                 });
                 let expires_at = self.renewer.expires_at(&credential);
-                (
-                    credential,
-                    issued_at,
-                    None,
-                    RenewalEvent::Renewed {
-                        id: id.clone(),
-                        expires_at,
-                    },
-                )
+                let id = id.clone();
+                let event = if logged_in {
+                    RenewalEvent::LoggedInAgain { id, expires_at }
+                } else {
+                    RenewalEvent::Renewed { id, expires_at }
+                };
+                (credential, issued_at, None, event)
             }
         };
         let expires_at = self.renewer.expires_at(&credential);
@@ -638,6 +702,22 @@ impl<R: Renewable> Driver<R> {
         self.answer(slot, Err(RenewalError::new(RenewalErrorKind::Expired, "")));
         self.emit(RenewalEvent::Expired { id });
         self.start_relogin(slot);
+    }
+
+    /// Why a dead token is dead: it expired, or (still within its lifetime) it
+    /// was rejected.
+    fn dead_kind(&self, slot: Slot) -> RenewalErrorKind {
+        let expired = self.schedule.entry(slot).is_none_or(|entry| {
+            self.renewer
+                .expires_at(&entry.credential)
+                .timestamp_millis()
+                <= self.now.server().timestamp_millis()
+        });
+        if expired {
+            RenewalErrorKind::Expired
+        } else {
+            RenewalErrorKind::Rejected
+        }
     }
 
     /// Stops holding a token: its waiters hear `why`, its watchers `None`.
@@ -762,16 +842,7 @@ impl<R: Renewable> Driver<R> {
         match entry.phase {
             Phase::InFlight => self.waiters.entry(slot).or_default().push(reply),
             Phase::Dead => {
-                let kind = if self
-                    .renewer
-                    .expires_at(&entry.credential)
-                    .timestamp_millis()
-                    <= self.now.server().timestamp_millis()
-                {
-                    RenewalErrorKind::Expired
-                } else {
-                    RenewalErrorKind::Rejected
-                };
+                let kind = self.dead_kind(slot);
                 let _ = reply.send(Err(RenewalError::new(kind, "")));
             }
             Phase::Waiting => {

@@ -184,6 +184,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             can_relogin,
             schedule: Schedule::default(),
             ready: VecDeque::new(),
+            relogins: VecDeque::new(),
             in_flight: 0,
             waiters: HashMap::new(),
             watchers: HashMap::new(),
