@@ -1060,6 +1060,9 @@ fn event_text(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> St
         RenewalEvent::Removed { .. } => {
             "removed: the token was deleted from the store (logged out elsewhere)".to_owned()
         }
+        RenewalEvent::NotLoggedInAgain { .. } => {
+            "not logged in again: the re-login gave no fresh token".to_owned()
+        }
         RenewalEvent::ClockJump { jump } => format!(
             "the wall clock jumped by {:.1} s (suspend?); re-examined due renewals",
             jump.num_milliseconds() as f64 / 1000.0
@@ -1106,6 +1109,9 @@ fn event_json(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> se
             json!({ "event": "store failed", "id": id.as_str(), "reason": reason })
         }
         RenewalEvent::Removed { id } => json!({ "event": "removed", "id": id.as_str() }),
+        RenewalEvent::NotLoggedInAgain { id } => {
+            json!({ "event": "not logged in again", "id": id.as_str() })
+        }
         RenewalEvent::ClockJump { jump } => {
             json!({ "event": "clock jump", "jump_ms": jump.num_milliseconds() })
         }

@@ -687,6 +687,7 @@ async fn a_caller_waiting_on_a_relogin_that_finds_nothing_is_answered() -> TestR
         })
         .build();
     let handle = engine.start().await?;
+    let mut events = handle.events();
     let now = clock.now();
     let id = TokenId::new("gone");
     let expired =
@@ -702,6 +703,14 @@ async fn a_caller_waiting_on_a_relogin_that_finds_nothing_is_answered() -> TestR
     assert!(
         matches!(&answer, Err(e) if *e.kind() == RenewalErrorKind::Expired),
         "{answer:?}"
+    );
+    let mut seen = Vec::new();
+    while let Some(event) = events.try_recv()? {
+        seen.push(event);
+    }
+    assert!(
+        seen.contains(&RenewalEvent::NotLoggedInAgain { id: id.clone() }),
+        "{seen:?}"
     );
     handle.shutdown().await;
     Ok(())
@@ -784,5 +793,77 @@ async fn relogins_start_under_the_rate_limit_after_due_renewals() -> TestResult 
         "{early} re-logins in the first 10 s"
     );
     handle.shutdown().await;
+    Ok(())
+}
+
+/// A clock that panics once told to: caller code breaking its contract under
+/// the engine's lock.
+#[derive(Debug, Clone)]
+struct BreakableClock {
+    inner: storefront_token::mock::SimulatedClock,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Clock for BreakableClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        assert!(
+            !self.broken.load(std::sync::atomic::Ordering::SeqCst),
+            "a broken clock"
+        );
+        self.inner.now()
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_panic_under_the_engines_lock_stops_it_and_every_caller_hears() -> TestResult {
+    let inner = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
+    let clock = BreakableClock {
+        inner: inner.clone(),
+        broken: Arc::default(),
+    };
+    let renewer = SlowRenewer {
+        clock: inner.clone(),
+        delay: Duration::from_secs(1),
+        running: Arc::default(),
+        most: Arc::default(),
+    };
+    let engine = RenewalEngine::builder(renewer)
+        .clock(clock.clone())
+        .policy(RenewalPolicy::default().with_max_in_flight(1))
+        .build();
+    let handle = engine.start().await?;
+    let now = inner.now();
+    let token = |name: &str, hours| {
+        CustomerAccessToken::new(AccessToken::new(name), now + TimeDelta::hours(hours))
+    };
+    handle
+        .add(
+            TokenId::new("due"),
+            token("due", 4),
+            Some(now - TimeDelta::hours(20)),
+        )
+        .await?;
+    handle
+        .add(TokenId::new("later"), token("later", 24), Some(now))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(100)).await; // "due" is being renewed
+    clock
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let answer = tokio::time::timeout(
+        Duration::from_secs(600),
+        handle.renew_now(&TokenId::new("later")),
+    )
+    .await?;
+    assert!(
+        matches!(&answer, Err(e) if *e.kind() == RenewalErrorKind::Stopped),
+        "{answer:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(600), handle.shutdown()).await?;
+    let late = handle.renew_now(&TokenId::new("due")).await;
+    assert!(
+        matches!(&late, Err(e) if *e.kind() == RenewalErrorKind::Stopped),
+        "{late:?}"
+    );
     Ok(())
 }

@@ -33,6 +33,10 @@ use crate::clock::Clock;
 /// suspend thousands may be, and the lock is shared with the workers.
 const MAX_EXPIRIES_PER_TURN: usize = 1024;
 
+/// While renewals are due, a queued re-login still gets the start after this
+/// many renewals.
+const RENEWALS_PER_RELOGIN: u32 = 4;
+
 /// The tokio timer's resolution.
 const TIMER_TICK: Duration = Duration::from_millis(1);
 
@@ -81,6 +85,8 @@ pub(super) struct Driver<R: Renewable> {
     pub(super) ready: VecDeque<Job<R::Credential>>,
     /// Re-logins waiting for the rate limit: slot and generation when queued.
     pub(super) relogins: VecDeque<(Slot, u32)>,
+    /// Renewals started since the last re-login started.
+    pub(super) renewals_since_relogin: u32,
     /// Jobs made ready and not yet reported back (taken or not).
     pub(super) in_flight: usize,
     pub(super) waiters: HashMap<Slot, Vec<Reply<R::Credential>>>,
@@ -201,6 +207,7 @@ impl<R: Renewable> Shared<R> {
                 Ok(None) => break,
                 Err(_) => {
                     self.abandon();
+                    self.wait_for_jobs_in_flight().await;
                     break;
                 }
             };
@@ -216,6 +223,7 @@ impl<R: Renewable> Shared<R> {
                     }));
                     if handled.is_err() {
                         self.abandon();
+                        self.wait_for_jobs_in_flight().await;
                         break;
                     }
                 }
@@ -255,6 +263,21 @@ impl<R: Renewable> Shared<R> {
         }
         driver.alarm_at = Instant::now() + wait;
         Some((driver.alarm_at, driver.stopping))
+    }
+
+    /// After [`abandon`](Self::abandon) in the driver task: waits (running no
+    /// caller code) for the renewals the workers are still running, so that
+    /// `shutdown` returns after them as it always does.
+    async fn wait_for_jobs_in_flight(&self) {
+        loop {
+            let done = self.wake_driver.notified();
+            let mut done = std::pin::pin!(done);
+            done.as_mut().enable();
+            if self.lock().in_flight == 0 {
+                return;
+            }
+            done.await;
+        }
     }
 
     /// A command from a handle; `None` (every handle dropped) stops the engine.
@@ -392,6 +415,12 @@ impl<R: Renewable> Driver<R> {
             if !self.may_start_now() {
                 break;
             }
+            // Queued re-logins get at least one start in every few, so a backlog of
+            // renewals cannot keep a logged-out customer waiting indefinitely.
+            if self.renewals_since_relogin >= RENEWALS_PER_RELOGIN && self.start_queued_relogin() {
+                progressed = true;
+                continue;
+            }
             self.schedule.pop_due(now_ms);
             // Deadlines are in estimated server time; the gap between two attempts is
             // also kept on the monotonic clock, so a moving estimate cannot shorten it.
@@ -441,6 +470,7 @@ impl<R: Renewable> Driver<R> {
 
     fn start_renewal(&mut self, slot: Slot) {
         self.take_start_slot();
+        self.renewals_since_relogin = self.renewals_since_relogin.saturating_add(1);
         self.schedule.unschedule(slot, Phase::InFlight);
         let attempted_ms = self.monotonic_ms();
         if let Some(entry) = self.schedule.entry_mut(slot) {
@@ -507,6 +537,7 @@ impl<R: Renewable> Driver<R> {
             }
             let (version, id) = (entry.version, entry.id.clone());
             self.take_start_slot();
+            self.renewals_since_relogin = 0;
             self.track(slot, generation, Work::Relogin { id, version });
             return true;
         }
@@ -544,9 +575,11 @@ impl<R: Renewable> Driver<R> {
                     return;
                 };
                 entry.phase = Phase::Dead;
+                let id = entry.id.clone();
                 let kind = self.dead_kind(slot);
                 self.publish(slot, None);
                 self.answer(slot, Err(RenewalError::new(kind, "no new login")));
+                self.emit(RenewalEvent::NotLoggedInAgain { id });
             }
         }
     }
@@ -832,6 +865,11 @@ impl<R: Renewable> Driver<R> {
         id: &TokenId,
         reply: oneshot::Sender<Result<R::Credential, RenewalError>>,
     ) {
+        if self.stopping {
+            // Nothing new starts now: the workers may already be gone.
+            let _ = reply.send(Err(RenewalError::new(RenewalErrorKind::Stopped, "")));
+            return;
+        }
         let Some(slot) = self.schedule.slot_of(id) else {
             let _ = reply.send(Err(RenewalError::new(RenewalErrorKind::NotFound, "")));
             return;

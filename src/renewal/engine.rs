@@ -185,6 +185,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             schedule: Schedule::default(),
             ready: VecDeque::new(),
             relogins: VecDeque::new(),
+            renewals_since_relogin: 0,
             in_flight: 0,
             waiters: HashMap::new(),
             watchers: HashMap::new(),

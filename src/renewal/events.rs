@@ -48,6 +48,12 @@ pub enum RenewalEvent {
         /// The fresh token's expiry.
         expires_at: DateTime<Utc>,
     },
+    /// The re-login hook gave no fresh token (it returned none, an expired one,
+    /// or panicked): the token stays logged out until it is replaced.
+    NotLoggedInAgain {
+        /// The token.
+        id: TokenId,
+    },
     /// Another replica renewed the token first; its version was adopted.
     AdoptedFromStore {
         /// The token.
