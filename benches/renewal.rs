@@ -264,30 +264,12 @@ async fn bare_drain(count: usize, concurrency: usize) -> f64 {
 /// renewed, stored and announced.
 async fn engine_drain(count: usize, concurrency: usize) -> f64 {
     let (_shop, client, tokens) = shop_with_tokens(count).await;
-    let store = Arc::new(CountingStore::default());
     let now = Utc::now();
-    for (n, token) in tokens.into_iter().enumerate() {
-        let token =
-            CustomerAccessToken::new(token.access_token().clone(), now + TimeDelta::days(12));
-        store
-            .put(
-                &TokenId::new(format!("c{n}")),
-                &token,
-                now - TimeDelta::days(30),
-                None,
-            )
-            .await
-            .expect("stored");
-    }
-    let engine = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .policy(
-            RenewalPolicy::default()
-                .with_starts_per_second(1e9)
-                .with_max_in_flight(concurrency),
-        )
-        .event_capacity(count + 1)
-        .build();
+    let store = overdue_store(tokens.into_iter().map(|token| {
+        CustomerAccessToken::new(token.access_token().clone(), now + TimeDelta::days(12))
+    }))
+    .await;
+    let engine = draining_engine(StorefrontRenewer::new(client), &store, concurrency, count);
     store.expect(count);
     // Loading the store (and scheduling every token) is timed apart: the rate
     // compared is that of renewals once the engine runs.
@@ -331,32 +313,13 @@ fn cpu_report(who: &str, cpu_before: Duration, count: usize, rate: f64) {
 /// The engine's own cost per renewal: overdue tokens in a memory store renewed by
 /// an in-process renewer that answers at once.
 async fn engine_overhead(count: usize, concurrency: usize) -> f64 {
-    let store = Arc::new(CountingStore::default());
     let now = Utc::now();
-    for n in 0..count {
-        store
-            .put(
-                &TokenId::new(format!("c{n}")),
-                &token(n, now + TimeDelta::days(12)),
-                now - TimeDelta::days(30),
-                None,
-            )
-            .await
-            .expect("stored");
-    }
+    let store = overdue_store((0..count).map(|n| token(n, now + TimeDelta::days(12)))).await;
     let renewer = InstantRenewer {
         lifetime: TimeDelta::days(42),
         lateness: Arc::default(),
     };
-    let engine = RenewalEngine::builder(renewer)
-        .store(Arc::clone(&store))
-        .policy(
-            RenewalPolicy::default()
-                .with_starts_per_second(1e9)
-                .with_max_in_flight(concurrency),
-        )
-        .event_capacity(count + 1)
-        .build();
+    let engine = draining_engine(renewer, &store, concurrency, count);
     store.expect(count);
     let handle = engine.start().await.expect("engine starts");
     let started = Instant::now();
@@ -382,6 +345,39 @@ fn process_cpu() -> Duration {
         .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     Duration::from_millis(ticks * 10)
+}
+
+/// A store holding `tokens` as `c0`, `c1`, … issued 30 days ago: with 12 days
+/// left of 42, every one is overdue.
+async fn overdue_store(tokens: impl Iterator<Item = CustomerAccessToken>) -> Arc<CountingStore> {
+    let store = Arc::new(CountingStore::default());
+    let issued_at = Utc::now() - TimeDelta::days(30);
+    for (n, token) in tokens.enumerate() {
+        store
+            .put(&TokenId::new(format!("c{n}")), &token, issued_at, None)
+            .await
+            .expect("stored");
+    }
+    store
+}
+
+/// An engine on `store` with `concurrency` in flight and the rate limit out of
+/// the way, with room for every event.
+fn draining_engine<R: Renewable<Credential = CustomerAccessToken>>(
+    renewer: R,
+    store: &Arc<CountingStore>,
+    concurrency: usize,
+    count: usize,
+) -> RenewalEngine<R, CountingStore> {
+    RenewalEngine::builder(renewer)
+        .store(Arc::clone(store))
+        .policy(
+            RenewalPolicy::default()
+                .with_starts_per_second(1e9)
+                .with_max_in_flight(concurrency),
+        )
+        .event_capacity(count + 1)
+        .build()
 }
 
 /// How long the last engine start took to load and schedule its store, in µs.

@@ -226,22 +226,29 @@ async fn a_rejected_token_is_replaced_by_the_relogin_hook() -> TestResult {
     Ok(())
 }
 
+/// One replica of a storefront backend: an engine on the shared `store`.
+async fn replica(
+    client: storefront_token::StorefrontClient,
+    store: &Arc<MemoryStore<CustomerAccessToken>>,
+    clock: &storefront_token::mock::SimulatedClock,
+) -> Result<storefront_token::renewal::RenewalHandle<CustomerAccessToken>, Box<dyn std::error::Error>>
+{
+    let engine = RenewalEngine::builder(StorefrontRenewer::new(client))
+        .store(Arc::clone(store))
+        .clock(clock.clone())
+        .build();
+    Ok(engine.start().await?)
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn replicas_sharing_a_store_adopt_each_others_renewals() -> TestResult {
     let (clock, _shop, client) = simulated_shop(42 * DAY).await;
     let store = Arc::new(MemoryStore::new());
     let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
-    let start = |client| {
-        RenewalEngine::builder(StorefrontRenewer::new(client))
-            .store(Arc::clone(&store))
-            .clock(clock.clone())
-            .build()
-            .start()
-    };
-    let first = start(client.clone()).await?;
+    let first = replica(client.clone(), &store, &clock).await?;
     let id = TokenId::new("ada");
     first.add(id.clone(), token, None).await?;
-    let second = start(client).await?;
+    let second = replica(client, &store, &clock).await?;
     let mut second_events = second.events();
     tokio::time::sleep(DAY).await;
     // The first replica renews; the second, still holding the old version, renews
@@ -268,17 +275,10 @@ async fn a_token_another_replica_removed_is_dropped_not_written_back() -> TestRe
     let (clock, shop, client) = simulated_shop(42 * DAY).await;
     let store = Arc::new(MemoryStore::new());
     let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
-    let start = |client| {
-        RenewalEngine::builder(StorefrontRenewer::new(client))
-            .store(Arc::clone(&store))
-            .clock(clock.clone())
-            .build()
-            .start()
-    };
-    let first = start(client.clone()).await?;
+    let first = replica(client.clone(), &store, &clock).await?;
     let id = TokenId::new("ada");
     first.add(id.clone(), token, None).await?;
-    let second = start(client).await?;
+    let second = replica(client, &store, &clock).await?;
     let mut first_events = first.events();
     // The customer logs out through the second replica.
     second.remove(&id).await?;
