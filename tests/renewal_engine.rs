@@ -392,6 +392,23 @@ async fn a_panicking_renewal_is_a_transient_failure_and_is_retried() -> TestResu
     Ok(())
 }
 
+/// Holds `count` tokens `{prefix}0`, `{prefix}1`, … (each with its own secret),
+/// all issued at `issued_at` and expiring at `expires_at`.
+async fn add_tokens(
+    handle: &storefront_token::renewal::RenewalHandle<CustomerAccessToken>,
+    prefix: &str,
+    count: usize,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    issued_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), storefront_token::renewal::RenewalError> {
+    for n in 0..count {
+        let id = format!("{prefix}{n}");
+        let token = CustomerAccessToken::new(AccessToken::new(format!("{id}-secret")), expires_at);
+        handle.add(TokenId::new(id), token, Some(issued_at)).await?;
+    }
+    Ok(())
+}
+
 /// Renews in-process at once, counting calls per token.
 #[derive(Clone, Default)]
 struct CountingRenewer {
@@ -443,20 +460,15 @@ async fn workers_on_two_threads_renew_every_overdue_token_exactly_once() -> Test
     // Subscribed before any token is held, so no event is missed.
     let mut events = handle.events();
     let now = chrono::Utc::now();
-    for n in 0..TOKENS {
-        let token = CustomerAccessToken::new(
-            AccessToken::new(format!("token-{n}")),
-            now + TimeDelta::days(12),
-        );
-        // Issued 30 days ago: overdue at once.
-        handle
-            .add(
-                TokenId::new(format!("c{n}")),
-                token,
-                Some(now - TimeDelta::days(30)),
-            )
-            .await?;
-    }
+    // Issued 30 days ago with 12 left: overdue at once.
+    add_tokens(
+        &handle,
+        "c",
+        TOKENS,
+        now + TimeDelta::days(12),
+        now - TimeDelta::days(30),
+    )
+    .await?;
     let mut renewed = std::collections::HashSet::new();
     let waited = tokio::time::timeout(Duration::from_secs(60), async {
         while renewed.len() < TOKENS {
@@ -743,32 +755,10 @@ async fn relogins_start_under_the_rate_limit_after_due_renewals() -> TestResult 
     let mut events = handle.events();
     let now = clock.now();
     let started = tokio::time::Instant::now();
-    for n in 0..200 {
-        let expired = CustomerAccessToken::new(
-            AccessToken::new(format!("expired-{n}")),
-            now - TimeDelta::seconds(1),
-        );
-        handle
-            .add(
-                TokenId::new(format!("x{n}")),
-                expired,
-                Some(now - TimeDelta::hours(1)),
-            )
-            .await?;
-    }
-    for n in 0..5 {
-        let due = CustomerAccessToken::new(
-            AccessToken::new(format!("valid-{n}")),
-            now + TimeDelta::days(1),
-        );
-        handle
-            .add(
-                TokenId::new(format!("v{n}")),
-                due,
-                Some(now - TimeDelta::days(41)),
-            )
-            .await?;
-    }
+    let expired_at = now - TimeDelta::seconds(1);
+    add_tokens(&handle, "x", 200, expired_at, now - TimeDelta::hours(1)).await?;
+    let due_at = now + TimeDelta::days(1);
+    add_tokens(&handle, "v", 5, due_at, now - TimeDelta::days(41)).await?;
     // The five valid tokens are renewed first, at the rate.
     let mut renewed = 0;
     while renewed < 5 {

@@ -396,13 +396,7 @@ impl<R: Renewable> Driver<R> {
                 }
                 break;
             };
-            let expired = self.schedule.entry(slot).is_none_or(|entry| {
-                self.renewer
-                    .expires_at(&entry.credential)
-                    .timestamp_millis()
-                    <= now_ms
-            });
-            if expired {
+            if self.has_expired(slot, now_ms) {
                 self.schedule.pop_due(now_ms);
                 self.expire(slot);
                 progressed = true;
@@ -737,16 +731,21 @@ impl<R: Renewable> Driver<R> {
         self.start_relogin(slot);
     }
 
-    /// Why a dead token is dead: it expired, or (still within its lifetime) it
-    /// was rejected.
-    fn dead_kind(&self, slot: Slot) -> RenewalErrorKind {
-        let expired = self.schedule.entry(slot).is_none_or(|entry| {
+    /// Whether the token in `slot` has expired by `now_ms` (server time); an
+    /// empty slot counts as expired.
+    fn has_expired(&self, slot: Slot, now_ms: i64) -> bool {
+        self.schedule.entry(slot).is_none_or(|entry| {
             self.renewer
                 .expires_at(&entry.credential)
                 .timestamp_millis()
-                <= self.now.server().timestamp_millis()
-        });
-        if expired {
+                <= now_ms
+        })
+    }
+
+    /// Why a dead token is dead: it expired, or (still within its lifetime) it
+    /// was rejected.
+    fn dead_kind(&self, slot: Slot) -> RenewalErrorKind {
+        if self.has_expired(slot, self.now.server().timestamp_millis()) {
             RenewalErrorKind::Expired
         } else {
             RenewalErrorKind::Rejected
@@ -884,16 +883,10 @@ impl<R: Renewable> Driver<R> {
                 let _ = reply.send(Err(RenewalError::new(kind, "")));
             }
             Phase::Waiting => {
-                if self
-                    .renewer
-                    .expires_at(&entry.credential)
-                    .timestamp_millis()
-                    <= self.now.server().timestamp_millis()
-                {
-                    self.waiters.entry(slot).or_default().push(reply);
+                self.waiters.entry(slot).or_default().push(reply);
+                if self.has_expired(slot, self.now.server().timestamp_millis()) {
                     self.expire(slot);
                 } else {
-                    self.waiters.entry(slot).or_default().push(reply);
                     self.start_renewal(slot);
                 }
             }
@@ -906,16 +899,10 @@ impl<R: Renewable> Driver<R> {
         let state = match entry.phase {
             Phase::Waiting => TokenState::Scheduled,
             Phase::InFlight => TokenState::Renewing,
-            Phase::Dead
-                if self
-                    .renewer
-                    .expires_at(&entry.credential)
-                    .timestamp_millis()
-                    <= self.now.server().timestamp_millis() =>
-            {
-                TokenState::Expired
-            }
-            Phase::Dead => TokenState::Rejected,
+            Phase::Dead => match self.dead_kind(slot) {
+                RenewalErrorKind::Expired => TokenState::Expired,
+                _ => TokenState::Rejected,
+            },
         };
         Some(TokenStatus {
             credential: entry.credential.clone(),
