@@ -790,11 +790,33 @@ impl<R: Renewable> Driver<R> {
         issued_at: DateTime<Utc>,
         version: u64,
     ) -> Slot {
-        let expires_at = self.renewer.expires_at(&credential);
-        let due = self.policy.renew_at(&id, issued_at, expires_at);
+        let due = self.renew_at(&id, &credential, issued_at);
+        self.hold_due(id, credential, issued_at, version, due)
+    }
+
+    /// When a token issued at `issued_at` is due for renewal, by the policy.
+    pub(super) fn renew_at(
+        &self,
+        id: &TokenId,
+        credential: &R::Credential,
+        issued_at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let expires_at = self.renewer.expires_at(credential);
+        self.policy.renew_at(id, issued_at, expires_at)
+    }
+
+    /// [`hold`](Self::hold) with the renewal point already worked out.
+    pub(super) fn hold_due(
+        &mut self,
+        id: TokenId,
+        credential: R::Credential,
+        issued_at: DateTime<Utc>,
+        version: u64,
+        due: DateTime<Utc>,
+    ) -> Slot {
         let slot = self.schedule.insert(Entry {
             id,
-            credential: credential.clone(),
+            credential,
             issued_at_ms: issued_at.timestamp_millis(),
             due_at_ms: due.timestamp_millis(),
             version,
@@ -810,7 +832,14 @@ impl<R: Renewable> Driver<R> {
                 "the token was replaced",
             )),
         );
-        self.publish(slot, Some(credential));
+        // A copy only for a watcher: at start-up there is none, and no clone.
+        if self.watchers.contains_key(&slot) {
+            let current = self
+                .schedule
+                .entry(slot)
+                .map(|entry| entry.credential.clone());
+            self.publish(slot, current);
+        }
         slot
     }
 

@@ -198,13 +198,19 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
         };
         // Held in the order they fall due, so a backlog drains through neighbouring
         // slots, and their deadlines sorted once rather than heaped one by one.
-        let mut stored = stored;
-        stored.sort_by_cached_key(|(id, token)| {
-            let expires_at = driver.renewer.expires_at(&token.credential);
-            driver.policy.renew_at(id, token.issued_at, expires_at)
-        });
-        for (id, token) in stored {
-            driver.hold(id, token.credential, token.issued_at, token.version);
+        let mut stored: Vec<_> = stored
+            .into_iter()
+            .map(|(id, token)| {
+                (
+                    driver.renew_at(&id, &token.credential, token.issued_at),
+                    id,
+                    token,
+                )
+            })
+            .collect();
+        stored.sort_unstable_by_key(|(due, _, _)| *due);
+        for (due, id, token) in stored {
+            driver.hold_due(id, token.credential, token.issued_at, token.version, due);
         }
         driver.schedule.settle();
         // The pool: `max_in_flight` workers, each taking the next due renewal the
