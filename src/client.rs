@@ -107,6 +107,16 @@ impl StorefrontClient {
         self.inner.transport.server_clock.offset()
     }
 
+    /// Forgets every `Date` sample, so [`server_clock_offset`](Self::server_clock_offset)
+    /// is `None` until fresh responses rebuild the estimate.
+    ///
+    /// The renewal engine calls this after it detects a jump of our wall clock:
+    /// the old samples were measured against the clock before the jump, and would
+    /// skew the offset until enough new ones outvoted them.
+    pub fn reset_server_clock_offset(&self) {
+        self.inner.transport.server_clock.reset();
+    }
+
     /// The API version requested.
     #[must_use]
     pub fn api_version(&self) -> &str {

@@ -61,8 +61,10 @@
 //! ## Errors
 //!
 //! Every call returns [`Error`]. Ask it [`Error::is_transient`] (retry later),
-//! [`Error::must_log_in_again`] (the token is dead), or match [`Error::kind`] for
-//! the details of each layer.
+//! [`Error::must_log_in_again`] (the token is dead), [`Error::failure_scope`] (one
+//! token, the whole shop, or nothing lasting), or match [`Error::kind`] for the
+//! details of each layer. [`ErrorReport`] prints an error with its sources on one
+//! line, for logs.
 //!
 //! ## Cargo features
 //!
@@ -70,6 +72,7 @@
 //! - `native-tls`: TLS through the platform's library instead.
 //! - `mock`: [`mock::MockStorefront`], a stateful Storefront on loopback for tests.
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 mod client;
 mod clock;
@@ -87,11 +90,16 @@ mod transport;
 pub use client::{StorefrontClient, StorefrontClientBuilder};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoint::DEFAULT_API_VERSION;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorReport, FailureScope, Result};
 pub use operation::Operation;
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, Password, PrivateToken, TokenFingerprint};
 pub use token::{Customer, CustomerAccessToken};
+
+/// The `chrono` this crate is built with. Its types are part of the public API
+/// (expiries are [`chrono::DateTime<Utc>`](chrono::DateTime), clock offsets
+/// [`chrono::TimeDelta`]), so use them from here to be sure the versions match.
+pub use chrono;
 
 #[cfg(feature = "mock")]
 pub mod mock;

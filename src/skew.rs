@@ -67,6 +67,19 @@ impl ServerClock {
             .store(sorted[sorted.len() / 2], Ordering::Relaxed);
     }
 
+    /// Forgets every sample, so [`offset`](Self::offset) is `None` until new
+    /// responses rebuild the estimate.
+    pub(crate) fn reset(&self) {
+        // Hold the samples' lock while clearing the estimate, so an `observe`
+        // racing with the reset cannot store a median of pre-reset samples.
+        let mut samples = match self.samples.lock() {
+            Ok(samples) => samples,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *samples = Samples::default();
+        self.offset_ms.store(NONE, Ordering::Relaxed);
+    }
+
     /// Server time minus local time, once a sample has been seen.
     pub(crate) fn offset(&self) -> Option<TimeDelta> {
         match self.offset_ms.load(Ordering::Relaxed) {
@@ -123,6 +136,46 @@ mod tests {
                 .map(|s| s.offsets_ms.len())
                 .unwrap_or(0),
             3
+        );
+    }
+
+    #[test]
+    fn reset_forgets_every_sample() {
+        let clock = ServerClock::default();
+        // The server is 10 minutes ahead; three samples.
+        for second in 0..3 {
+            clock.observe(
+                &date(&format!("Wed, 21 Oct 2026 07:38:0{second} GMT")),
+                local(&format!("2026-10-21T07:28:0{second}Z")),
+            );
+        }
+        assert_eq!(clock.offset(), Some(TimeDelta::milliseconds(600_500)));
+
+        clock.reset();
+        assert_eq!(clock.offset(), None);
+
+        // After a jump our clock reads an hour later; the server now seems 50
+        // minutes behind. The old samples (10 minutes ahead) would have been the
+        // median of four; the new estimate comes from the new samples only.
+        clock.observe(
+            &date("Wed, 21 Oct 2026 07:38:03 GMT"),
+            local("2026-10-21T08:28:03Z"),
+        );
+        assert_eq!(clock.offset(), Some(TimeDelta::milliseconds(-2_999_500)));
+        // The Date seen just before the reset is sampled again after it.
+        clock.reset();
+        clock.observe(
+            &date("Wed, 21 Oct 2026 07:38:03 GMT"),
+            local("2026-10-21T08:28:04Z"),
+        );
+        assert_eq!(clock.offset(), Some(TimeDelta::milliseconds(-3_000_500)));
+        assert_eq!(
+            clock
+                .samples
+                .lock()
+                .map(|s| s.offsets_ms.len())
+                .unwrap_or(0),
+            1
         );
     }
 }

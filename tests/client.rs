@@ -12,7 +12,8 @@ use storefront_token::error::{
 };
 use storefront_token::mock::{Fault, MockStorefront};
 use storefront_token::{
-    AccessToken, ErrorKind, Operation, Password, PrivateToken, RetryPolicy, StorefrontClient,
+    AccessToken, ErrorKind, FailureScope, Operation, Password, PrivateToken, RetryPolicy,
+    StorefrontClient,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -136,6 +137,7 @@ async fn expired_revoked_and_unknown_tokens_must_log_in_again() -> TestResult {
         let error = error.ok_or("an expired token was accepted")?;
         assert!(error.must_log_in_again(), "{error:?}");
         assert!(!error.is_transient());
+        assert_eq!(error.failure_scope(), FailureScope::Token);
     }
     let error = client
         .renew_token(token.access_token())
@@ -151,6 +153,22 @@ async fn expired_revoked_and_unknown_tokens_must_log_in_again() -> TestResult {
         3,
         "token rejections are never retried"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_server_clock_offset_is_forgotten_on_reset() -> TestResult {
+    let shop = mock().await;
+    let (client, _) = client_for(&shop);
+    assert_eq!(client.server_clock_offset(), None);
+    let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
+    assert!(client.server_clock_offset().is_some());
+
+    client.reset_server_clock_offset();
+    assert_eq!(client.server_clock_offset(), None);
+    // The next response rebuilds the estimate, even with the same `Date`.
+    client.customer(token.access_token()).await?;
+    assert!(client.server_clock_offset().is_some());
     Ok(())
 }
 
@@ -286,6 +304,7 @@ async fn a_wrong_storefront_token_is_a_401() -> TestResult {
         .ok_or("accepted")?;
     assert_eq!(error.status(), Some(401));
     assert!(!error.is_transient());
+    assert_eq!(error.failure_scope(), FailureScope::Shop);
     assert_eq!(shop.total_requests(), 1);
     Ok(())
 }
@@ -316,6 +335,7 @@ async fn graphql_throttling_is_retried_and_access_denied_is_not() -> TestResult 
     assert!(errors.has_code(&GraphqlErrorCode::AccessDenied));
     assert!(errors.errors()[0].message().contains("access denied"));
     assert!(!error.is_transient() && !error.must_log_in_again());
+    assert_eq!(error.failure_scope(), FailureScope::Shop);
     assert_eq!(shop.requests(Operation::Renew), 4);
     Ok(())
 }
@@ -543,6 +563,7 @@ async fn redirects_are_refused_and_never_followed() -> TestResult {
             return Err(format!("unexpected {error:?}").into());
         };
         assert_eq!(http.status_kind(), HttpStatusKind::Redirect);
+        assert_eq!(error.failure_scope(), FailureScope::Shop);
         let followed = tokio::time::timeout(Duration::ZERO, elsewhere.accept()).await;
         assert!(
             followed.is_err(),

@@ -12,18 +12,22 @@ use std::time::Duration;
 use common::{Captured, EMAIL, NAME};
 use storefront_token::mock::{Fault, MockStorefront};
 use storefront_token::renewal::{StorefrontRenewer, TokenKeeper};
-use storefront_token::{AccessToken, Password, PrivateToken, RetryPolicy, StorefrontClient};
+use storefront_token::{
+    AccessToken, ErrorReport, Password, PrivateToken, RetryPolicy, StorefrontClient,
+};
 
 const PASSWORD_SENTINEL: &str = "PASSWORD-SENTINEL-51f0c2";
 const PRIVATE_SENTINEL: &str = "PRIVATE-SENTINEL-93ab7e";
 const TOKEN_SENTINEL: &str = "TOKEN-SENTINEL-c0ffee";
 
-/// Every text an error offers: Display, Debug, and each source's Display.
+/// Every text an error offers: Display, Debug, the one-line report, and each
+/// source's Display and Debug.
 fn error_texts(error: &storefront_token::Error) -> Vec<String> {
     let mut texts = vec![
         error.to_string(),
         format!("{error:?}"),
         format!("{error:#?}"),
+        ErrorReport::new(error).to_string(),
     ];
     let mut source = error.source();
     while let Some(cause) = source {

@@ -3,13 +3,17 @@
 //! [`Error`] keeps Shopify's three failure layers apart: the HTTP status
 //! ([`HttpError`]), the top-level GraphQL `errors` ([`GraphqlErrors`]) and the
 //! mutation's own `userErrors` ([`TokenRejected`], [`LoginRejected`]). Whether a
-//! failure is worth retrying is decided in one place, [`Error::is_transient`].
+//! failure is worth retrying is decided in one place, [`Error::is_transient`];
+//! how far it reaches (one token, the whole shop, nothing lasting) in one other,
+//! [`Error::failure_scope`]. [`ErrorReport`] prints an error with its sources on
+//! one line.
 //!
 //! No error holds a token, a password or a raw response body: messages that come
 //! back from Shopify are scrubbed of the secrets that were sent, and decoding
 //! failures only name the JSON path that did not fit.
 
 mod details;
+mod report;
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +23,7 @@ pub use details::{
     GraphqlErrorCode, GraphqlErrors, HttpError, HttpStatusKind, LoginRejected, MalformedKind,
     MalformedResponse, TokenRejected, TransportError, TransportErrorKind, UserError,
 };
+pub use report::ErrorReport;
 
 use crate::Operation;
 
@@ -29,10 +34,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Inspect it with [`kind`](Self::kind), or with the questions callers usually ask:
 /// [`is_transient`](Self::is_transient), [`must_log_in_again`](Self::must_log_in_again),
-/// [`status`](Self::status), [`retry_after`](Self::retry_after),
-/// [`request_id`](Self::request_id).
+/// [`failure_scope`](Self::failure_scope), [`status`](Self::status),
+/// [`retry_after`](Self::retry_after), [`request_id`](Self::request_id).
 ///
 /// `Display` is one lowercase phrase; the details are in [`source`](std::error::Error::source).
+/// [`ErrorReport`] prints both on one line.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -40,6 +46,31 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     operation: Option<Operation>,
+}
+
+/// How far a failure reaches: one token, the whole shop, or nothing lasting.
+///
+/// Decided in one place, [`Error::failure_scope`], which has the full table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureScope {
+    /// This token is dead: only a new login helps
+    /// ([`must_log_in_again`](Error::must_log_in_again) is true).
+    Token,
+    /// The shop refuses every token for now, whatever the token: a wrong or
+    /// revoked storefront token (401), a frozen (402) or locked (423) shop,
+    /// forbidden (403), a wrong endpoint or API version (404), a security
+    /// rejection (430), a redirect, GraphQL `ACCESS_DENIED` (including the missing
+    /// `unauthenticated_write_customers` scope) or `SHOP_INACTIVE`, and
+    /// configuration errors. Retrying each token separately would burn attempts;
+    /// pause the shop instead.
+    Shop,
+    /// Worth retrying later for this token: everything else, unknown errors
+    /// included (network, timeouts, 408, 429, 5xx, `THROTTLED`,
+    /// `INTERNAL_SERVER_ERROR`, malformed responses).
+    /// [`retry_after`](Error::retry_after) is the least wait when the server gave
+    /// one.
+    Transient,
 }
 
 /// The layer a failure came from, with its details.
@@ -127,6 +158,71 @@ impl Error {
     #[must_use]
     pub fn must_log_in_again(&self) -> bool {
         matches!(self.kind(), ErrorKind::TokenRejected(_))
+    }
+
+    /// How far the failure reaches: this token, the whole shop, or nothing lasting.
+    ///
+    /// This is the one place the crate decides it; the renewal engine asks here
+    /// whether to log in again, pause the shop or retry the token later.
+    ///
+    /// | Failure | Scope |
+    /// |---|---|
+    /// | [`TokenRejected`] (renew or delete `userErrors`, no customer for the token) | [`Token`](FailureScope::Token) |
+    /// | HTTP 401, 402, 403, 404, 423, 430 and 3xx redirects | [`Shop`](FailureScope::Shop) |
+    /// | GraphQL `errors` with any `ACCESS_DENIED` or `SHOP_INACTIVE` | [`Shop`](FailureScope::Shop) |
+    /// | configuration errors ([`ConfigError`]) | [`Shop`](FailureScope::Shop) |
+    /// | transport failures (connect, interrupted, timeout, body, request) | [`Transient`](FailureScope::Transient) |
+    /// | HTTP 408, 429, 5xx, 400 and any other status | [`Transient`](FailureScope::Transient) |
+    /// | GraphQL `THROTTLED`, `INTERNAL_SERVER_ERROR`, `MAX_COMPLEXITY_EXCEEDED`, unknown or missing codes | [`Transient`](FailureScope::Transient) |
+    /// | [`LoginRejected`] (`customerUserErrors` of a login) | [`Transient`](FailureScope::Transient) |
+    /// | [`MalformedResponse`] | [`Transient`](FailureScope::Transient) |
+    ///
+    /// So [`must_log_in_again`](Self::must_log_in_again) always means `Token`, and
+    /// [`is_transient`](Self::is_transient) always means `Transient`; a GraphQL
+    /// answer that mixes a shop-level code with others is `Shop`. Anything not
+    /// known to reach further is `Transient`, so an unknown failure never pauses a
+    /// shop or discards a token. [`retry_after`](Self::retry_after) is the least
+    /// wait when the storefront gave one.
+    #[must_use]
+    pub fn failure_scope(&self) -> FailureScope {
+        match self.kind() {
+            ErrorKind::TokenRejected(_) => FailureScope::Token,
+            ErrorKind::Config(_) => FailureScope::Shop,
+            ErrorKind::Http(error) => match error.status_kind() {
+                HttpStatusKind::Unauthorized
+                | HttpStatusKind::ShopFrozen
+                | HttpStatusKind::Forbidden
+                | HttpStatusKind::NotFound
+                | HttpStatusKind::ShopLocked
+                | HttpStatusKind::SecurityRejection
+                | HttpStatusKind::Redirect => FailureScope::Shop,
+                HttpStatusKind::BadRequest
+                | HttpStatusKind::RequestTimeout
+                | HttpStatusKind::Throttled
+                | HttpStatusKind::ServerError
+                | HttpStatusKind::Other => FailureScope::Transient,
+            },
+            ErrorKind::Graphql(errors) => {
+                let shop_wide = errors.errors().iter().any(|error| match error.code() {
+                    Some(GraphqlErrorCode::AccessDenied | GraphqlErrorCode::ShopInactive) => true,
+                    Some(
+                        GraphqlErrorCode::Throttled
+                        | GraphqlErrorCode::InternalServerError
+                        | GraphqlErrorCode::MaxComplexityExceeded
+                        | GraphqlErrorCode::Other(_),
+                    )
+                    | None => false,
+                });
+                if shop_wide {
+                    FailureScope::Shop
+                } else {
+                    FailureScope::Transient
+                }
+            }
+            ErrorKind::Transport(_)
+            | ErrorKind::LoginRejected(_)
+            | ErrorKind::MalformedResponse(_) => FailureScope::Transient,
+        }
     }
 
     /// The HTTP status, when the storefront answered with a non-success one.

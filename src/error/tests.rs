@@ -210,3 +210,167 @@ fn errors_are_send_sync_and_small() {
     assert_send_sync::<Error>();
     assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
 }
+
+#[test]
+fn failure_scope_table() {
+    use FailureScope::{Shop, Token, Transient};
+    let token_rejected = |user_errors| {
+        Error::new(
+            ErrorKind::TokenRejected(TokenRejected::new(user_errors, None)),
+            Some(Operation::Renew),
+        )
+    };
+    let cases: Vec<(&str, Error, FailureScope)> = vec![
+        // The token is dead.
+        ("token rejected: no customer", token_rejected(vec![]), Token),
+        (
+            "token rejected: user errors",
+            token_rejected(vec![UserError::new(
+                vec!["customerAccessToken".into()],
+                "Customer access token is invalid.".into(),
+            )]),
+            Token,
+        ),
+        // The shop refuses every token.
+        ("301 redirect", http(301), Shop),
+        ("302 redirect", http(302), Shop),
+        ("308 redirect", http(308), Shop),
+        ("401 bad storefront token", http(401), Shop),
+        ("402 frozen", http(402), Shop),
+        ("403 forbidden", http(403), Shop),
+        ("404 wrong endpoint or version", http(404), Shop),
+        ("423 locked", http(423), Shop),
+        ("430 security rejection", http(430), Shop),
+        ("ACCESS_DENIED", graphql(&[Some("ACCESS_DENIED")]), Shop),
+        ("SHOP_INACTIVE", graphql(&[Some("SHOP_INACTIVE")]), Shop),
+        (
+            "throttled + denied",
+            graphql(&[Some("THROTTLED"), Some("ACCESS_DENIED")]),
+            Shop,
+        ),
+        (
+            "unknown + inactive",
+            graphql(&[Some("SOMETHING_NEW"), Some("SHOP_INACTIVE")]),
+            Shop,
+        ),
+        // Worth retrying later.
+        ("connect", transport(TransportErrorKind::Connect), Transient),
+        (
+            "interrupted",
+            transport(TransportErrorKind::Interrupted),
+            Transient,
+        ),
+        ("timeout", transport(TransportErrorKind::Timeout), Transient),
+        ("body cut", transport(TransportErrorKind::Body), Transient),
+        (
+            "request build",
+            transport(TransportErrorKind::Request),
+            Transient,
+        ),
+        ("400", http(400), Transient),
+        ("408", http(408), Transient),
+        ("418 other", http(418), Transient),
+        ("429", http(429), Transient),
+        ("500", http(500), Transient),
+        ("502", http(502), Transient),
+        ("503", http(503), Transient),
+        ("504", http(504), Transient),
+        ("599", http(599), Transient),
+        ("THROTTLED", graphql(&[Some("THROTTLED")]), Transient),
+        (
+            "INTERNAL_SERVER_ERROR",
+            graphql(&[Some("INTERNAL_SERVER_ERROR")]),
+            Transient,
+        ),
+        (
+            "MAX_COMPLEXITY_EXCEEDED",
+            graphql(&[Some("MAX_COMPLEXITY_EXCEEDED")]),
+            Transient,
+        ),
+        ("unknown code", graphql(&[Some("SOMETHING_NEW")]), Transient),
+        ("no code", graphql(&[None]), Transient),
+        ("no errors", graphql(&[]), Transient),
+        (
+            "throttled + unknown",
+            graphql(&[Some("THROTTLED"), Some("SOMETHING_NEW")]),
+            Transient,
+        ),
+        (
+            "login rejected",
+            Error::new(
+                ErrorKind::LoginRejected(LoginRejected::new(vec![], None)),
+                Some(Operation::Create),
+            ),
+            Transient,
+        ),
+        ("not json", malformed(MalformedKind::NotJson), Transient),
+        (
+            "unexpected shape",
+            malformed(MalformedKind::UnexpectedShape {
+                path: "data".into(),
+            }),
+            Transient,
+        ),
+        (
+            "missing data",
+            malformed(MalformedKind::MissingData),
+            Transient,
+        ),
+        (
+            "missing payload",
+            malformed(MalformedKind::MissingPayload),
+            Transient,
+        ),
+        (
+            "missing token",
+            malformed(MalformedKind::MissingToken),
+            Transient,
+        ),
+        (
+            "too large",
+            malformed(MalformedKind::BodyTooLarge { limit: 1 }),
+            Transient,
+        ),
+        (
+            "expiry not in future",
+            malformed(MalformedKind::ExpiryNotInFuture {
+                expires_at: chrono::DateTime::UNIX_EPOCH,
+            }),
+            Transient,
+        ),
+    ];
+    let configs = [
+        ConfigErrorKind::MissingEndpoint,
+        ConfigErrorKind::ConflictingEndpoint,
+        ConfigErrorKind::InvalidShop,
+        ConfigErrorKind::InvalidEndpoint,
+        ConfigErrorKind::InsecureEndpoint,
+        ConfigErrorKind::InvalidApiVersion,
+        ConfigErrorKind::MissingStorefrontToken,
+        ConfigErrorKind::InvalidHeaderValue,
+        ConfigErrorKind::BuyerIpWithoutPrivateToken,
+        ConfigErrorKind::HttpClient,
+    ]
+    .into_iter()
+    .map(|kind| ("config", ConfigError::new(kind, "wrong").into(), Shop));
+    for (name, error, scope) in cases.into_iter().chain(configs) {
+        assert_eq!(error.failure_scope(), scope, "{name}: {error:?}");
+        // The scope agrees with the other two questions.
+        if error.must_log_in_again() {
+            assert_eq!(scope, Token, "{name}");
+        }
+        if error.is_transient() {
+            assert_eq!(scope, Transient, "{name}");
+        }
+    }
+}
+
+#[test]
+fn failure_scope_keeps_retry_after() {
+    let error = Error::new(
+        ErrorKind::Http(HttpError::new(429, Some(Duration::from_secs(7)), None)),
+        Some(Operation::Renew),
+    );
+    assert_eq!(error.failure_scope(), FailureScope::Transient);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
+}
