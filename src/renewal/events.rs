@@ -1,15 +1,21 @@
-//! What the engine tells its listeners.
+//! What the engine tells its listeners: [`RenewalEvent`]s on an [`EventReceiver`].
+
+use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::broadcast;
 
-use super::TokenId;
+use super::error::RenewalError;
+use super::id::TokenId;
+use crate::ErrorReport;
 
-/// Something that happened to a token, or to the engine's sense of time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something that happened to a token, to the shop, or to the engine's sense of
+/// time. `Display` gives one line for logs, with the error's whole chain.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum RenewalEvent {
-    /// A token was renewed (and stored) and now expires at `expires_at`.
+    /// A token was renewed (and stored, unless a [`StoreFailed`](Self::StoreFailed)
+    /// for it says otherwise) and now expires at `expires_at`.
     Renewed {
         /// The token.
         id: TokenId,
@@ -24,22 +30,24 @@ pub enum RenewalEvent {
         attempt: u32,
         /// When the next attempt is due (server time); `None` if none will be made.
         next_attempt_at: Option<DateTime<Utc>>,
-        /// Whether the failure is transient (by the credential's classification).
+        /// Whether the failure may pass (`false`: the token was rejected).
         transient: bool,
-        /// The error, as one line (never holds a secret).
-        reason: String,
+        /// What went wrong; its `source()` is the renewer's typed error.
+        error: RenewalError,
     },
-    /// The token expired before it could be renewed; only a new login helps.
+    /// The token expired before it could be renewed; only a new login helps. It is
+    /// no longer served.
     Expired {
         /// The token.
         id: TokenId,
     },
-    /// The server refused the token; only a new login helps.
+    /// The server refused the token (and no replica holds a newer one); only a new
+    /// login helps. It is no longer served.
     Rejected {
         /// The token.
         id: TokenId,
-        /// The error, as one line.
-        reason: String,
+        /// Why; its `source()` is the renewer's typed error.
+        error: RenewalError,
     },
     /// The re-login hook supplied a fresh token for an expired or rejected one.
     LoggedInAgain {
@@ -48,35 +56,69 @@ pub enum RenewalEvent {
         /// The fresh token's expiry.
         expires_at: DateTime<Utc>,
     },
-    /// The re-login hook gave no fresh token (it returned none, an expired one,
-    /// or panicked): the token stays logged out until it is replaced.
+    /// A re-login failed for now and will be tried again.
+    ReloginFailed {
+        /// The token.
+        id: TokenId,
+        /// Failed re-logins in a row.
+        attempt: u32,
+        /// When the next re-login is due (server time).
+        next_attempt_at: Option<DateTime<Utc>>,
+        /// Why.
+        error: RenewalError,
+    },
+    /// No fresh token will come (no hook, the hook gave up, returned an expired
+    /// token, panicked, or failed too often): the token is dropped here and
+    /// deleted from the store.
     NotLoggedInAgain {
         /// The token.
         id: TokenId,
+        /// Why, when the hook said.
+        error: Option<RenewalError>,
     },
-    /// Another replica renewed the token first; its version was adopted.
+    /// Another replica renewed or replaced the token first; its version was adopted.
     AdoptedFromStore {
         /// The token.
         id: TokenId,
         /// The adopted token's expiry.
         expires_at: DateTime<Utc>,
     },
-    /// The token was deleted from the store while it was being renewed (logged
-    /// out, on this replica or another) and is no longer kept alive.
+    /// The token is no longer held: removed here, or deleted from the store (logged
+    /// out on another replica).
     Removed {
         /// The token.
         id: TokenId,
     },
-    /// The store failed; the renewed token is kept in memory and the write is not
-    /// retried until the next renewal.
+    /// A store operation failed. With `will_retry`, the credential in memory is
+    /// served and the write is retried with backoff until it lands or the token
+    /// is superseded ([`Persisted`](Self::Persisted) says when it lands).
     StoreFailed {
+        /// The token, if the operation was about one.
+        id: Option<TokenId>,
+        /// Whether the engine retries the write.
+        will_retry: bool,
+        /// Why; its `source()` is the store's error.
+        error: RenewalError,
+    },
+    /// A write that had failed has now landed in the store.
+    Persisted {
         /// The token.
         id: TokenId,
-        /// The error, as one line.
-        reason: String,
     },
+    /// The shop refuses every token for now: renewal starts are paused for the
+    /// whole shop until `until` (then one probe goes first). Held tokens keep
+    /// being served until they truly expire.
+    ShopPaused {
+        /// When a probe will be tried (server time).
+        until: DateTime<Utc>,
+        /// Why; its `source()` is the renewer's typed error.
+        error: RenewalError,
+    },
+    /// A probe went through: renewals run again.
+    ShopResumed,
     /// The wall clock moved by `jump` more than monotonic time did (a system
-    /// suspend, or the clock was set); due renewals were re-examined.
+    /// suspend, or the clock was set): the server-clock estimate was reset and due
+    /// renewals were re-examined.
     ClockJump {
         /// Wall-clock time minus monotonic time elapsed since the last look.
         jump: TimeDelta,
@@ -88,8 +130,114 @@ pub enum RenewalEvent {
     },
 }
 
+impl RenewalEvent {
+    /// The token the event is about, if any.
+    #[must_use]
+    pub fn id(&self) -> Option<&TokenId> {
+        match self {
+            Self::Renewed { id, .. }
+            | Self::RenewalFailed { id, .. }
+            | Self::Expired { id }
+            | Self::Rejected { id, .. }
+            | Self::LoggedInAgain { id, .. }
+            | Self::ReloginFailed { id, .. }
+            | Self::NotLoggedInAgain { id, .. }
+            | Self::AdoptedFromStore { id, .. }
+            | Self::Removed { id }
+            | Self::Persisted { id } => Some(id),
+            Self::StoreFailed { id, .. } => id.as_ref(),
+            Self::ShopPaused { .. }
+            | Self::ShopResumed
+            | Self::ClockJump { .. }
+            | Self::ClockSkew { .. } => None,
+        }
+    }
+}
+
+fn next(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "no retry".to_owned(), |at| format!("next attempt {at}"))
+}
+
+impl fmt::Display for RenewalEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Renewed { id, expires_at } => write!(f, "{id}: renewed, valid until {expires_at}"),
+            Self::RenewalFailed {
+                id,
+                attempt,
+                next_attempt_at,
+                transient,
+                error,
+            } => write!(
+                f,
+                "{id}: renewal attempt {attempt} failed ({}; {}): {}",
+                if *transient { "transient" } else { "permanent" },
+                next(*next_attempt_at),
+                ErrorReport::new(error)
+            ),
+            Self::Expired { id } => write!(f, "{id}: expired; log in again"),
+            Self::Rejected { id, error } => {
+                write!(f, "{id}: rejected; log in again: {}", ErrorReport::new(error))
+            }
+            Self::LoggedInAgain { id, expires_at } => {
+                write!(f, "{id}: logged in again, valid until {expires_at}")
+            }
+            Self::ReloginFailed {
+                id,
+                attempt,
+                next_attempt_at,
+                error,
+            } => write!(
+                f,
+                "{id}: re-login attempt {attempt} failed ({}): {}",
+                next(*next_attempt_at),
+                ErrorReport::new(error)
+            ),
+            Self::NotLoggedInAgain { id, error: None } => write!(f, "{id}: not logged in again"),
+            Self::NotLoggedInAgain {
+                id,
+                error: Some(error),
+            } => write!(f, "{id}: not logged in again: {}", ErrorReport::new(error)),
+            Self::AdoptedFromStore { id, expires_at } => {
+                write!(f, "{id}: adopted from the store, valid until {expires_at}")
+            }
+            Self::Removed { id } => write!(f, "{id}: removed"),
+            Self::StoreFailed {
+                id,
+                will_retry,
+                error,
+            } => {
+                if let Some(id) = id {
+                    write!(f, "{id}: ")?;
+                }
+                let retry = if *will_retry { "; retrying" } else { "" };
+                write!(f, "store failed{retry}: {}", ErrorReport::new(error))
+            }
+            Self::Persisted { id } => write!(f, "{id}: stored after earlier failures"),
+            Self::ShopPaused { until, error } => write!(
+                f,
+                "shop refuses renewals; paused until {until}: {}",
+                ErrorReport::new(error)
+            ),
+            Self::ShopResumed => f.write_str("shop accepts renewals again"),
+            Self::ClockJump { jump } => write!(
+                f,
+                "wall clock jumped by {} ms; re-examined due renewals",
+                jump.num_milliseconds()
+            ),
+            Self::ClockSkew { offset } => write!(
+                f,
+                "server clock differs from ours by {} ms",
+                offset.num_milliseconds()
+            ),
+        }
+    }
+}
+
 /// Receives [`RenewalEvent`]s. Slow receivers are told how many events they
-/// missed ([`EventError::Lagged`]); nothing is dropped silently.
+/// missed ([`EventError::Lagged`]) and can re-sync from
+/// [`RenewalHandle::snapshot`](super::RenewalHandle::snapshot); nothing is
+/// dropped silently. Ends with [`EventError::Closed`] once the engine has stopped.
 #[derive(Debug)]
 pub struct EventReceiver {
     inner: broadcast::Receiver<RenewalEvent>,
@@ -110,6 +258,13 @@ pub enum EventError {
 
 impl EventReceiver {
     pub(crate) fn new(inner: broadcast::Receiver<RenewalEvent>) -> Self {
+        Self { inner }
+    }
+
+    /// A receiver that is already closed: for an engine that has stopped.
+    pub(crate) fn closed() -> Self {
+        let (sender, inner) = broadcast::channel(1);
+        drop(sender);
         Self { inner }
     }
 

@@ -1,12 +1,16 @@
 //! One token kept alive: a [`RenewalEngine`] holding a single token, watched.
 
+use std::fmt;
+
 use tokio::sync::watch;
 
-use super::engine::RenewalEngine;
+use super::credential::Renewable;
+use super::error::{RenewalError, RenewalErrorKind};
 use super::events::EventReceiver;
-use super::handle::RenewalHandle;
-use super::status::{RenewalError, RenewalErrorKind};
-use super::{Renewable, TokenId, TokenStore};
+use super::id::TokenId;
+use super::runtime::{RenewalEngine, RenewalHandle};
+use super::status::TokenStatus;
+use super::store::TokenStore;
 
 /// Keeps one token alive and publishes it on a `tokio::sync::watch` channel.
 ///
@@ -40,11 +44,22 @@ use super::{Renewable, TokenId, TokenStore};
 /// # #[cfg(not(feature = "mock"))]
 /// # fn main() {}
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenKeeper<C> {
     handle: RenewalHandle<C>,
     id: TokenId,
     current: watch::Receiver<Option<C>>,
+}
+
+/// Never prints the credential: a credential other than the crate's own may not
+/// redact itself.
+impl<C: Clone + Send + Sync + 'static> fmt::Debug for TokenKeeper<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKeeper")
+            .field("holds_valid_token", &self.current.borrow().is_some())
+            .field("engine", &self.handle)
+            .finish()
+    }
 }
 
 /// The id a keeper holds its one token under.
@@ -64,7 +79,8 @@ impl<C: Clone + Send + Sync + 'static> TokenKeeper<C> {
         Self::start_with(RenewalEngine::builder(renewer).build(), credential).await
     }
 
-    /// Keeps `credential` alive with a configured engine.
+    /// Keeps `credential` alive with a configured engine. To see every event from
+    /// the start, take [`RenewalEngine::events`] before calling this.
     ///
     /// # Errors
     ///
@@ -83,7 +99,7 @@ impl<C: Clone + Send + Sync + 'static> TokenKeeper<C> {
         let current = handle
             .watch(&id)
             .await
-            .ok_or_else(|| RenewalError::from_kind(RenewalErrorKind::Stopped))?;
+            .ok_or_else(|| RenewalError::new(RenewalErrorKind::Stopped))?;
         Ok(Self {
             handle,
             id,
@@ -103,7 +119,8 @@ impl<C: Clone + Send + Sync + 'static> TokenKeeper<C> {
         self.current.clone()
     }
 
-    /// A credential that has not expired, at once (no renewal is awaited).
+    /// A credential that may be used now (not expired in the server's time, not
+    /// rejected), at once (no renewal is awaited).
     ///
     /// # Errors
     ///
@@ -124,7 +141,7 @@ impl<C: Clone + Send + Sync + 'static> TokenKeeper<C> {
     }
 
     /// The token's schedule and state.
-    pub async fn status(&self) -> Option<super::TokenStatus<C>> {
+    pub async fn status(&self) -> Option<TokenStatus<C>> {
         self.handle.status(&self.id).await
     }
 

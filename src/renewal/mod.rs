@@ -5,13 +5,17 @@
 //! - [`RenewalEngine`] keeps any number of tokens alive on one timer structure,
 //!   renews them through a bounded pool behind a rate limit, stores every renewed
 //!   token in a [`TokenStore`] before announcing it, and reports what happens as
-//!   [`RenewalEvent`]s.
+//!   [`RenewalEvent`]s. Replicas sharing a store renew each token once per cycle
+//!   (see the [`TokenStore`] protocol).
 //!
 //! Both are started explicitly by the caller ([`RenewalEngine::start`],
 //! [`TokenKeeper::start`]) and stop when their last handle is dropped or on
 //! `shutdown`.
 //!
-//! When to renew is [`RenewalPolicy`]'s job. Time comes from a [`Clock`](crate::Clock)
+//! Inside, a synchronous state machine (no tokio, an explicit time for every
+//! input) holds every token's schedule and state; a thin tokio layer (one driver
+//! task, a pool of workers, the handles) drives it. When to renew is
+//! [`RenewalPolicy`]'s job. Time comes from a [`Clock`](crate::Clock)
 //! (wall clock and sleeping), so tests run on paused tokio time.
 //!
 //! ```
@@ -44,70 +48,25 @@
 //! # fn main() {}
 //! ```
 
+mod core;
 mod credential;
-mod driver;
-mod engine;
+mod error;
 mod events;
-mod handle;
+mod id;
 mod keeper;
+mod memory_store;
 mod policy;
-mod pool;
-mod schedule;
+mod runtime;
 mod status;
 mod store;
 
-use std::fmt;
-use std::sync::Arc;
-
-pub use credential::{Renewable, StorefrontRenewer};
-pub use engine::{RenewalEngine, RenewalEngineBuilder};
+pub use credential::{FailureClass, ReloginError, Renewable, StorefrontRenewer};
+pub use error::{RenewalError, RenewalErrorKind, SharedError};
 pub use events::{EventError, EventReceiver, RenewalEvent};
-pub use handle::RenewalHandle;
+pub use id::TokenId;
 pub use keeper::TokenKeeper;
+pub use memory_store::MemoryStore;
 pub use policy::RenewalPolicy;
-pub use status::{RenewalError, RenewalErrorKind, TokenState, TokenStatus};
-pub use store::{MemoryStore, PutOutcome, StoreError, StoredToken, TokenStore};
-
-/// The caller's name for a token: a customer id, a session id — anything stable.
-/// Its hash also fixes when in its lifetime the token is renewed, so replicas and
-/// restarts agree.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenId(Arc<str>);
-
-impl TokenId {
-    /// A token id.
-    #[must_use]
-    pub fn new(id: impl Into<Arc<str>>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenId({:?})", &*self.0)
-    }
-}
-
-impl From<&str> for TokenId {
-    fn from(id: &str) -> Self {
-        Self::new(id)
-    }
-}
-
-impl From<String> for TokenId {
-    fn from(id: String) -> Self {
-        Self::new(id)
-    }
-}
+pub use runtime::{RenewalEngine, RenewalEngineBuilder, RenewalHandle};
+pub use status::{TokenState, TokenStatus};
+pub use store::{LeaseOutcome, PutOutcome, ReplicaId, StoreError, StoredToken, TokenStore};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::TokenId;
+use super::id::TokenId;
 
 /// Earliest point of the lifetime at which a token is renewed. Vault's
 /// LifetimeWatcher renews between 2/3 and 9/10 of the lease; a customer token
@@ -43,6 +43,21 @@ const DEFAULT_SKEW_WARNING: Duration = Duration::from_secs(30);
 const DEFAULT_STARTS_PER_SECOND: f64 = 20.0;
 /// Renewals in flight at once.
 const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+/// Longest wait for one renewal (or re-login) before it counts as a transient
+/// failure.
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait for one store operation.
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often replicas compare their tokens with the store's versions.
+const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(60);
+/// First pause of the whole shop after a shop-level failure…
+const DEFAULT_SHOP_PAUSE_INITIAL: Duration = Duration::from_secs(30);
+/// …doubling up to this.
+const DEFAULT_SHOP_PAUSE_CAP: Duration = Duration::from_secs(15 * 60);
+/// `renew_now` calls and store look-ups queued at once, at most.
+const DEFAULT_MAX_QUEUED: usize = 1024;
+/// Re-logins that fail for now are tried this many times in a row.
+const DEFAULT_RELOGIN_ATTEMPTS: u32 = 8;
 
 /// When tokens are renewed, how failures are retried, and how fast renewals
 /// start. Every number has a default from the crate's renewal policy; all can be
@@ -81,6 +96,13 @@ pub struct RenewalPolicy {
     skew_warning: Duration,
     starts_per_second: f64,
     max_in_flight: usize,
+    call_timeout: Duration,
+    store_timeout: Duration,
+    reconcile_interval: Duration,
+    shop_pause_initial: Duration,
+    shop_pause_cap: Duration,
+    max_queued: usize,
+    relogin_attempts: u32,
 }
 
 impl Default for RenewalPolicy {
@@ -97,6 +119,13 @@ impl Default for RenewalPolicy {
             skew_warning: DEFAULT_SKEW_WARNING,
             starts_per_second: DEFAULT_STARTS_PER_SECOND,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
+            reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
+            shop_pause_initial: DEFAULT_SHOP_PAUSE_INITIAL,
+            shop_pause_cap: DEFAULT_SHOP_PAUSE_CAP,
+            max_queued: DEFAULT_MAX_QUEUED,
+            relogin_attempts: DEFAULT_RELOGIN_ATTEMPTS,
         }
     }
 }
@@ -167,6 +196,95 @@ impl RenewalPolicy {
     pub fn with_max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit.max(1);
         self
+    }
+
+    /// Timeouts: for one renewal or re-login (the renewer's or the hook's code),
+    /// and for one store operation. A timed-out renewal is a transient failure; a
+    /// timed-out store write is retried. Default 60 s and 10 s (at least 1 ms).
+    #[must_use]
+    pub fn with_timeouts(mut self, call: Duration, store: Duration) -> Self {
+        self.call_timeout = call.max(Duration::from_millis(1));
+        self.store_timeout = store.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How often replicas compare their tokens with the store's versions, so a
+    /// token deleted on one replica (a logout) stops being served on the others
+    /// within this time. Default 60 s (at least 1 s).
+    #[must_use]
+    pub fn with_reconcile_interval(mut self, interval: Duration) -> Self {
+        self.reconcile_interval = interval.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How long renewals pause for the whole shop after a shop-level failure: the
+    /// first pause, doubling after each failed probe up to the cap. Default 30 s
+    /// and 15 min.
+    #[must_use]
+    pub fn with_shop_pause(mut self, initial: Duration, cap: Duration) -> Self {
+        self.shop_pause_initial = initial.max(Duration::from_millis(1));
+        self.shop_pause_cap = cap.max(self.shop_pause_initial);
+        self
+    }
+
+    /// `renew_now` calls and store look-ups (for ids not held) queued at once;
+    /// beyond it callers get [`Busy`](super::RenewalErrorKind::Busy). Default 1,024.
+    #[must_use]
+    pub fn with_max_queued(mut self, limit: usize) -> Self {
+        self.max_queued = limit.max(1);
+        self
+    }
+
+    /// Re-logins that fail for now are retried, with backoff, this many times in
+    /// a row before the token is given up. Default 8.
+    #[must_use]
+    pub fn with_relogin_attempts(mut self, attempts: u32) -> Self {
+        self.relogin_attempts = attempts.max(1);
+        self
+    }
+
+    /// The timeout for one renewal or re-login.
+    #[must_use]
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The timeout for one store operation.
+    #[must_use]
+    pub fn store_timeout(&self) -> Duration {
+        self.store_timeout
+    }
+
+    /// How long a renewal lease lasts: longer than a lease, a renewal and a
+    /// write together, so it lapses only when its replica died.
+    #[must_use]
+    pub fn lease_duration(&self) -> Duration {
+        self.call_timeout + self.store_timeout * 3
+    }
+
+    pub(crate) fn reconcile_interval(&self) -> Duration {
+        self.reconcile_interval
+    }
+
+    pub(crate) fn shop_pause(&self, failed_probes: u32) -> Duration {
+        self.shop_pause_initial
+            .saturating_mul(2u32.saturating_pow(failed_probes.min(31)))
+            .min(self.shop_pause_cap)
+    }
+
+    pub(crate) fn max_queued(&self) -> usize {
+        self.max_queued
+    }
+
+    pub(crate) fn relogin_attempts(&self) -> u32 {
+        self.relogin_attempts
+    }
+
+    /// Below this much time left, a token is renewed without a lease when the
+    /// store cannot grant one: keeping the customer logged in beats the risk of
+    /// a second renewal.
+    pub(crate) fn lease_bypass(&self) -> Duration {
+        self.min_margin
     }
 
     /// Renewals in flight at once.

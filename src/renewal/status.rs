@@ -1,36 +1,34 @@
-//! What callers are told about a held token: its state and schedule, and why the
-//! engine could not hand one out.
+//! What callers are told about a held token: its state and schedule.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::driver::error_chain;
-use super::store::StoreError;
-
 /// Where a held token stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenState {
     /// Waiting for its next renewal.
     Scheduled,
-    /// A renewal or re-login is running.
+    /// A renewal is running (or queued by `renew_now`).
     Renewing,
-    /// Expired before it could be renewed; only a new login helps.
+    /// Expired before it could be renewed; a re-login is being tried.
     Expired,
-    /// Refused by the server; only a new login helps.
+    /// Refused by the server; a re-login is being tried.
     Rejected,
 }
 
 /// A held token and its schedule.
 #[derive(Clone)]
 pub struct TokenStatus<C> {
-    pub(super) credential: C,
-    pub(super) state: TokenState,
-    pub(super) issued_at: DateTime<Utc>,
-    pub(super) expires_at: DateTime<Utc>,
-    pub(super) next_renewal_at: Option<DateTime<Utc>>,
-    pub(super) failures: u32,
+    pub(crate) credential: C,
+    pub(crate) state: TokenState,
+    pub(crate) issued_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
+    pub(crate) next_renewal_at: Option<DateTime<Utc>>,
+    pub(crate) failures: u32,
+    pub(crate) version: u64,
+    pub(crate) pending_write: bool,
 }
 
 impl<C> TokenStatus<C> {
@@ -58,6 +56,15 @@ impl<C> TokenStatus<C> {
     pub fn failures(&self) -> u32 {
         self.failures
     }
+    /// The store version this credential was read or written as.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// Whether the current credential is still to be written to the store (a
+    /// write failed and is being retried).
+    pub fn pending_write(&self) -> bool {
+        self.pending_write
+    }
 }
 
 impl<C> fmt::Debug for TokenStatus<C> {
@@ -68,83 +75,8 @@ impl<C> fmt::Debug for TokenStatus<C> {
             .field("expires_at", &self.expires_at)
             .field("next_renewal_at", &self.next_renewal_at)
             .field("failures", &self.failures)
+            .field("version", &self.version)
+            .field("pending_write", &self.pending_write)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why the engine could not hand out a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RenewalErrorKind {
-    /// No token is held under that id.
-    NotFound,
-    /// The token has expired; only a new login helps.
-    Expired,
-    /// The server refused the token; only a new login helps.
-    Rejected,
-    /// The renewal failed for a reason that may pass; the token is still valid
-    /// until it expires and will be retried.
-    Failed,
-    /// The store refused the write.
-    Store,
-    /// The engine has stopped.
-    Stopped,
-}
-
-/// Why the engine could not hand out or renew a token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.describe())]
-pub struct RenewalError {
-    kind: RenewalErrorKind,
-    reason: String,
-}
-
-impl RenewalError {
-    pub(crate) fn from_kind(kind: RenewalErrorKind) -> Self {
-        Self::new(kind, "")
-    }
-
-    pub(super) fn new(kind: RenewalErrorKind, reason: impl Into<String>) -> Self {
-        Self {
-            kind,
-            reason: reason.into(),
-        }
-    }
-
-    /// What went wrong.
-    #[must_use]
-    pub fn kind(&self) -> &RenewalErrorKind {
-        &self.kind
-    }
-
-    /// Whether only a new login can help.
-    #[must_use]
-    pub fn must_log_in_again(&self) -> bool {
-        matches!(
-            self.kind,
-            RenewalErrorKind::Expired | RenewalErrorKind::Rejected
-        )
-    }
-
-    fn describe(&self) -> String {
-        let what = match self.kind {
-            RenewalErrorKind::NotFound => "no token is held under that id",
-            RenewalErrorKind::Expired => "the token has expired; the customer must log in again",
-            RenewalErrorKind::Rejected => "the token was rejected; the customer must log in again",
-            RenewalErrorKind::Failed => "the renewal failed",
-            RenewalErrorKind::Store => "the token store failed",
-            RenewalErrorKind::Stopped => "the renewal engine has stopped",
-        };
-        if self.reason.is_empty() {
-            what.to_owned()
-        } else {
-            format!("{what}: {}", self.reason)
-        }
-    }
-}
-
-impl From<StoreError> for RenewalError {
-    fn from(error: StoreError) -> Self {
-        RenewalError::new(RenewalErrorKind::Store, error_chain(&error))
     }
 }

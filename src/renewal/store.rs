@@ -1,24 +1,25 @@
-//! Where tokens survive restarts: the [`TokenStore`] trait and an in-memory
-//! implementation.
+//! Where tokens survive restarts and are shared between replicas: the
+//! [`TokenStore`] protocol.
 
-use hashbrown::HashMap;
+use std::fmt;
 use std::future::Future;
-use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::TokenId;
+use super::id::TokenId;
 
 /// A token as stored: the credential, when it was issued (server time; the
-/// lifetime the schedule is based on is `expires_at − issued_at`), and a version
-/// for compare-and-swap.
+/// lifetime the schedule is based on is `expires_at − issued_at`), and its
+/// version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredToken<C> {
     /// The credential.
     pub credential: C,
     /// When it was issued or last renewed, in the server's time.
     pub issued_at: DateTime<Utc>,
-    /// Bumped by the store on every write.
+    /// Set by the store on every write; never repeats for an id, also across
+    /// a delete and a new write.
     pub version: u64,
 }
 
@@ -26,7 +27,7 @@ pub struct StoredToken<C> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PutOutcome<C> {
-    /// Written; this is the new version.
+    /// Written; this is the new version. Any renewal lease on the token is released.
     Stored {
         /// The version now stored.
         version: u64,
@@ -42,6 +43,58 @@ pub enum PutOutcome<C> {
     Missing,
 }
 
+/// What asking for a token's renewal lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaseOutcome<C> {
+    /// The lease is this replica's until it writes, releases it, or it lapses.
+    Acquired,
+    /// Another replica holds the lease (it is renewing the token) for this long
+    /// still.
+    Held {
+        /// Time left on the other replica's lease.
+        remaining: Duration,
+    },
+    /// The stored version is not the expected one: another replica renewed or
+    /// replaced the token. Adopt this instead of renewing.
+    Changed {
+        /// The token as currently stored.
+        current: StoredToken<C>,
+    },
+    /// Nothing is stored: the token was deleted (logged out).
+    Missing,
+}
+
+/// Who holds a renewal lease: one per engine (replica). Random unless set.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplicaId(u128);
+
+impl ReplicaId {
+    /// A replica id from a number you choose (a pod ordinal, a host hash).
+    #[must_use]
+    pub fn new(id: u128) -> Self {
+        Self(id)
+    }
+
+    /// A random replica id.
+    #[must_use]
+    pub fn random() -> Self {
+        Self(fastrand::u128(..))
+    }
+
+    /// The id as a number.
+    #[must_use]
+    pub fn get(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Debug for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReplicaId({:032x})", self.0)
+    }
+}
+
 /// A store failed.
 #[derive(Debug, thiserror::Error)]
 #[error("token store failed: {message}")]
@@ -52,7 +105,8 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    /// A store error with a message and, optionally, its cause.
+    /// A store error with a message and, optionally, its cause. The message must
+    /// not hold a secret.
     pub fn new(
         message: impl Into<String>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -64,16 +118,61 @@ impl StoreError {
     }
 }
 
-/// Persistence for the renewal engine. A renewed token is written here before
-/// the engine announces it; on start, the engine loads everything from here.
+/// Persistence for the renewal engine, shared by every replica of an app.
 ///
-/// Implementations must make [`put`](Self::put) a compare-and-swap on the
-/// version, so that replicas sharing a store never overwrite a newer token.
+/// # The protocol
+///
+/// Every engine (replica) holds every token it knows of and renews each at the
+/// same stable point of its lifetime, so several replicas sharing one store would
+/// all renew it at once. The store keeps them to **one renewal mutation per token
+/// per cycle**:
+///
+/// 1. **Versions never repeat** for an id, not even after a delete and a new
+///    write (use a store-wide counter, or a random generation plus a counter).
+///    A renewal that started before a logout and a new login can then never
+///    overwrite the new login.
+/// 2. Before sending the mutation, a replica takes the token's **renewal lease**
+///    with [`try_lease`](Self::try_lease), naming the version it holds. The store
+///    answers, atomically: [`LeaseOutcome::Missing`] (deleted),
+///    [`LeaseOutcome::Changed`] with the stored token if the version differs
+///    (another replica renewed it: adopt it, send nothing),
+///    [`LeaseOutcome::Held`] if another replica's lease has not lapsed (wait, then
+///    ask again), or [`LeaseOutcome::Acquired`]. A lease lapses after the
+///    duration asked for, which the engine makes longer than a renewal's and a
+///    store write's timeouts together, so a replica that dies mid-renewal loses
+///    it and another takes the token over.
+/// 3. The renewed token is written with [`put`](Self::put), a compare-and-swap
+///    on the version that also releases the lease. On failure the lease is
+///    released with [`release_lease`](Self::release_lease).
+/// 4. A replica whose renewal is **rejected** re-reads the token with
+///    [`get`](Self::get) before declaring it dead: another replica may have
+///    renewed it, and with a shop that rotates token strings the old string is
+///    then rejected although the customer's session is alive.
+/// 5. [`versions`](Self::versions) lets replicas reconcile cheaply: a token
+///    deleted on one replica (logout) stops being served on the others, and one
+///    added elsewhere is picked up.
+///
+/// [`MemoryStore`](super::MemoryStore) implements the protocol and is the model
+/// for a Redis or SQL store (a Lua script or a transaction per call).
 pub trait TokenStore<C>: Send + Sync + 'static {
-    /// Every stored token.
+    /// Every stored token (read once, at start).
     fn load_all(
         &self,
     ) -> impl Future<Output = Result<Vec<(TokenId, StoredToken<C>)>, StoreError>> + Send;
+
+    /// Every stored token's id and version, for reconciling replicas. The default
+    /// goes through [`load_all`](Self::load_all); a real store should read only
+    /// the versions.
+    fn versions(&self) -> impl Future<Output = Result<Vec<(TokenId, u64)>, StoreError>> + Send {
+        async {
+            Ok(self
+                .load_all()
+                .await?
+                .into_iter()
+                .map(|(id, token)| (id, token.version))
+                .collect())
+        }
+    }
 
     /// One stored token.
     fn get(
@@ -82,8 +181,9 @@ pub trait TokenStore<C>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<StoredToken<C>>, StoreError>> + Send;
 
     /// Writes `credential` if the stored version is `expected_version` (`None`:
-    /// write whatever is stored, creating the entry if needed). With a version
-    /// expected and nothing stored, writes nothing and answers
+    /// write whatever is stored, creating the entry if needed: a new login). A
+    /// write gives a version never used before for `id` and releases any lease.
+    /// With a version expected and nothing stored, writes nothing and answers
     /// [`PutOutcome::Missing`].
     fn put(
         &self,
@@ -93,150 +193,29 @@ pub trait TokenStore<C>: Send + Sync + 'static {
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<PutOutcome<C>, StoreError>> + Send;
 
-    /// Forgets a token.
-    fn delete(&self, id: &TokenId) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// A [`TokenStore`] in memory: for tests, single-process apps, and as a model for
-/// real implementations.
-#[derive(Debug)]
-pub struct MemoryStore<C> {
-    tokens: Mutex<HashMap<TokenId, StoredToken<C>>>,
-}
-
-impl<C> Default for MemoryStore<C> {
-    fn default() -> Self {
-        Self {
-            tokens: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<C: Clone> MemoryStore<C> {
-    /// An empty store.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// How many tokens are stored.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.locked(|tokens| tokens.len())
-    }
-
-    /// Whether the store is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// A stored token, without going through the async trait.
-    #[must_use]
-    pub fn snapshot(&self, id: &TokenId) -> Option<StoredToken<C>> {
-        self.locked(|tokens| tokens.get(id).cloned())
-    }
-
-    fn locked<T>(&self, f: impl FnOnce(&mut HashMap<TokenId, StoredToken<C>>) -> T) -> T {
-        // A panic elsewhere while holding the lock leaves the map consistent (every
-        // write is one insert or remove), so a poisoned lock is still usable.
-        let mut guard = self
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
-    }
-}
-
-impl<C: Clone + Send + Sync + 'static> TokenStore<C> for MemoryStore<C> {
-    async fn load_all(&self) -> Result<Vec<(TokenId, StoredToken<C>)>, StoreError> {
-        Ok(self.locked(|tokens| {
-            tokens
-                .iter()
-                .map(|(id, token)| (id.clone(), token.clone()))
-                .collect()
-        }))
-    }
-
-    async fn get(&self, id: &TokenId) -> Result<Option<StoredToken<C>>, StoreError> {
-        Ok(self.snapshot(id))
-    }
-
-    async fn put(
+    /// Takes the renewal lease on `id` for `owner`, for `duration`, if the stored
+    /// version is `expected_version` and no other owner's lease is live (an
+    /// owner's own live lease is renewed). See the protocol above.
+    fn try_lease(
         &self,
         id: &TokenId,
-        credential: &C,
-        issued_at: DateTime<Utc>,
+        owner: ReplicaId,
+        duration: Duration,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<LeaseOutcome<C>, StoreError>> + Send;
+
+    /// Releases `owner`'s lease on `id`, if it holds one.
+    fn release_lease(
+        &self,
+        id: &TokenId,
+        owner: ReplicaId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes a token: whatever is stored (`None`), or only the version expected
+    /// (a dead token is deleted only if no replica has logged it in again since).
+    fn delete(
+        &self,
+        id: &TokenId,
         expected_version: Option<u64>,
-    ) -> Result<PutOutcome<C>, StoreError> {
-        Ok(self.locked(|tokens| match tokens.get_mut(id) {
-            Some(current) if expected_version.is_some_and(|v| v != current.version) => {
-                PutOutcome::Conflict {
-                    current: current.clone(),
-                }
-            }
-            // Updated in place: one lookup, and the id is neither cloned nor hashed again.
-            Some(current) => {
-                current.credential.clone_from(credential);
-                current.issued_at = issued_at;
-                current.version += 1;
-                PutOutcome::Stored {
-                    version: current.version,
-                }
-            }
-            None if expected_version.is_some() => PutOutcome::Missing,
-            None => {
-                tokens.insert(
-                    id.clone(),
-                    StoredToken {
-                        credential: credential.clone(),
-                        issued_at,
-                        version: 1,
-                    },
-                );
-                PutOutcome::Stored { version: 1 }
-            }
-        }))
-    }
-
-    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
-        self.locked(|tokens| tokens.remove(id));
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn memory_store_puts_are_compare_and_swap_and_never_recreate() -> Result<(), StoreError> {
-        let store = MemoryStore::new();
-        let id = TokenId::new("a");
-        let at = DateTime::<Utc>::UNIX_EPOCH;
-        assert_eq!(
-            store.put(&id, &1u8, at, None).await?,
-            PutOutcome::Stored { version: 1 }
-        );
-        assert_eq!(
-            store.put(&id, &2u8, at, Some(1)).await?,
-            PutOutcome::Stored { version: 2 }
-        );
-        let stale = store.put(&id, &3u8, at, Some(1)).await?;
-        assert!(
-            matches!(&stale, PutOutcome::Conflict { current } if current.credential == 2 && current.version == 2),
-            "{stale:?}"
-        );
-        store.delete(&id).await?;
-        assert_eq!(
-            store.put(&id, &4u8, at, Some(2)).await?,
-            PutOutcome::Missing
-        );
-        assert!(store.is_empty(), "a deleted token is not written back");
-        assert_eq!(
-            store.put(&id, &5u8, at, None).await?,
-            PutOutcome::Stored { version: 1 }
-        );
-        Ok(())
-    }
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

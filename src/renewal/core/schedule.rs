@@ -11,32 +11,65 @@ use dary_heap::OctonaryHeap;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use hashbrown::DefaultHashBuilder;
 
-use super::TokenId;
+use crate::renewal::id::TokenId;
 
 /// Where a token stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// Waiting for its deadline in the heap.
     Waiting,
-    /// A renewal (or re-login) is running.
-    InFlight,
-    /// Expired or rejected; kept so callers can see it, never scheduled again.
-    Dead,
+    /// Queued by `renew_now`, ahead of scheduled work.
+    Queued,
+    /// A renewal is running.
+    Renewing,
+    /// A retried store write is running.
+    Writing,
+    /// Expired or rejected: never served; a re-login is queued or running.
+    LoggingIn,
+    /// Expired or rejected: never served; a re-login is due at the deadline.
+    ReloginWait,
 }
 
-/// One token. Times are milliseconds since the Unix epoch, in server time.
+/// Flags on an entry.
+pub(crate) mod flags {
+    /// Somebody watches the token: publish every change.
+    pub(crate) const WATCHED: u8 = 1;
+    /// The credential held is newer than the store's: a write is being retried.
+    pub(crate) const PENDING_WRITE: u8 = 2;
+    /// The store could not grant the last lease.
+    pub(crate) const LEASE_FAILED: u8 = 4;
+    /// Dead because rejected (else, expired).
+    pub(crate) const REJECTED: u8 = 8;
+}
+
+/// One token. Times are server-time milliseconds since the Unix epoch, except
+/// `last_attempt_us` (monotonic microseconds since the engine started; 0: never).
 pub(crate) struct Entry<C> {
     pub(crate) id: TokenId,
     pub(crate) credential: C,
-    pub(crate) issued_at_ms: i64,
-    pub(crate) due_at_ms: i64,
+    pub(crate) issued_ms: i64,
+    pub(crate) expires_ms: i64,
+    pub(crate) due_ms: i64,
     pub(crate) version: u64,
+    pub(crate) last_attempt_us: u64,
     pub(crate) generation: u32,
-    pub(crate) failures: u32,
-    /// When the last attempt started: monotonic milliseconds since the engine
-    /// started (0: never).
-    pub(crate) last_attempt_ms: u64,
+    pub(crate) failures: u16,
     pub(crate) phase: Phase,
+    pub(crate) flags: u8,
+}
+
+impl<C> Entry<C> {
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub(crate) fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,6 +78,9 @@ struct Deadline {
     slot: u32,
     generation: u32,
 }
+
+/// Stale deadlines tolerated beyond one per token before the heap is compacted.
+const STALE_MARGIN: usize = 1024;
 
 /// A slot index; stable while the token is held.
 pub(crate) type Slot = u32;
@@ -86,6 +122,20 @@ impl<C> Schedule<C> {
         self.len
     }
 
+    /// Every slot holding a token.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.is_some())
+            .map(|(slot, _)| slot as Slot)
+    }
+
+    /// One past the highest slot in use.
+    pub(crate) fn slot_bound(&self) -> usize {
+        self.slots.len()
+    }
+
     pub(crate) fn slot_of(&self, id: &TokenId) -> Option<Slot> {
         let hash = self.hasher.hash_one(id);
         self.index
@@ -104,7 +154,7 @@ impl<C> Schedule<C> {
     }
 
     /// Holds `entry`, replacing any entry with the same id, and schedules it at
-    /// its `due_at_ms` unless it is dead.
+    /// its `due_ms` unless it is dead.
     pub(crate) fn insert(&mut self, mut entry: Entry<C>) -> Slot {
         let hash = self.hasher.hash_one(&entry.id);
         let slots = &self.slots;
@@ -147,7 +197,8 @@ impl<C> Schedule<C> {
                 slot
             }
         };
-        let due = (entry.phase == Phase::Waiting).then_some(entry.due_at_ms);
+        self.compact_if_stale();
+        let due = matches!(entry.phase, Phase::Waiting | Phase::ReloginWait).then_some(entry.due_ms);
         let generation = entry.generation;
         self.slots[slot as usize] = Some(entry);
         if let Some(at_ms) = due {
@@ -182,10 +233,17 @@ impl<C> Schedule<C> {
 
     /// Schedules a held token at `at_ms`, replacing its previous deadline.
     pub(crate) fn schedule(&mut self, slot: Slot, at_ms: i64) {
+        self.schedule_as(slot, at_ms, Phase::Waiting);
+    }
+
+    /// Schedules a held token at `at_ms` in `phase` (waiting for a renewal, or
+    /// for a re-login), replacing its previous deadline.
+    pub(crate) fn schedule_as(&mut self, slot: Slot, at_ms: i64, phase: Phase) {
+        self.compact_if_stale();
         if let Some(entry) = self.entry_mut(slot) {
             entry.generation = entry.generation.wrapping_add(1);
-            entry.due_at_ms = at_ms;
-            entry.phase = Phase::Waiting;
+            entry.due_ms = at_ms;
+            entry.phase = phase;
             let generation = entry.generation;
             self.heap.push(Reverse(Deadline {
                 at_ms,
@@ -202,6 +260,37 @@ impl<C> Schedule<C> {
             entry.generation = entry.generation.wrapping_add(1);
             entry.phase = phase;
         }
+    }
+
+    /// Whether a deadline is its token's current one.
+    fn is_live(&self, deadline: Deadline) -> bool {
+        self.entry(deadline.slot).is_some_and(|entry| {
+            entry.generation == deadline.generation
+                && matches!(entry.phase, Phase::Waiting | Phase::ReloginWait)
+        })
+    }
+
+    /// Deadlines held, live or stale.
+    pub(crate) fn deadlines(&self) -> usize {
+        self.heap.len() + self.sorted.len()
+    }
+
+    /// Drops stale deadlines once they outnumber the tokens (plus a margin), so
+    /// memory follows the live tokens, not the churn: every removal, replacement
+    /// and reschedule leaves one behind. Amortised O(1) per deadline pushed.
+    fn compact_if_stale(&mut self) {
+        if self.deadlines() <= 2 * self.len + STALE_MARGIN {
+            return;
+        }
+        let mut live: Vec<Reverse<Deadline>> = Vec::with_capacity(self.len);
+        let sorted = std::mem::take(&mut self.sorted);
+        let heap = std::mem::take(&mut self.heap);
+        for deadline in sorted.into_iter().chain(heap.into_iter().map(|Reverse(d)| d)) {
+            if self.is_live(deadline) {
+                live.push(Reverse(deadline));
+            }
+        }
+        self.heap = OctonaryHeap::from(live);
     }
 
     /// Sorts every deadline held so far into one run, taken from the front: for a
@@ -238,9 +327,7 @@ impl<C> Schedule<C> {
     /// The earliest live deadline, dropping stale ones on the way.
     pub(crate) fn next_due(&mut self) -> Option<(i64, Slot)> {
         while let Some((deadline, from_sorted)) = self.earliest() {
-            let live = self.entry(deadline.slot).is_some_and(|entry| {
-                entry.generation == deadline.generation && entry.phase == Phase::Waiting
-            });
+            let live = self.is_live(deadline);
             if live {
                 return Some((deadline.at_ms, deadline.slot));
             }
@@ -250,6 +337,7 @@ impl<C> Schedule<C> {
     }
 
     /// Removes the earliest deadline if it is live and not after `now_ms`.
+    #[cfg(test)]
     pub(crate) fn pop_due(&mut self, now_ms: i64) -> Option<Slot> {
         let (at_ms, slot) = self.next_due()?;
         if at_ms > now_ms {
@@ -269,13 +357,15 @@ mod tests {
         Entry {
             id: TokenId::new(id),
             credential: 0,
-            issued_at_ms: 0,
-            due_at_ms: due,
+            issued_ms: 0,
+            expires_ms: i64::MAX,
+            due_ms: due,
             version: 1,
+            last_attempt_us: 0,
             generation: 0,
             failures: 0,
-            last_attempt_ms: 0,
             phase: Phase::Waiting,
+            flags: 0,
         }
     }
 
@@ -313,7 +403,7 @@ mod tests {
             "a reused slot starts past the old generation"
         );
         assert_eq!(schedule.slot_of(&TokenId::new("b")), Some(b));
-        schedule.unschedule(b, Phase::InFlight);
+        schedule.unschedule(b, Phase::Renewing);
         assert_eq!(schedule.pop_due(100), None);
     }
 
@@ -327,21 +417,51 @@ mod tests {
         // Rescheduled and new tokens go to the heap, interleaving with the backlog.
         schedule.schedule(loaded[0], 51);
         let late = schedule.insert(entry("late", 101));
-        schedule.unschedule(loaded[1], Phase::InFlight);
+        schedule.unschedule(loaded[1], Phase::Renewing);
         let mut order = Vec::new();
         while let Some(slot) = schedule.pop_due(i64::MAX) {
-            order.push(schedule.entry(slot).map_or(-1, |e| e.due_at_ms));
+            order.push(schedule.entry(slot).map_or(-1, |e| e.due_ms));
         }
         let mut sorted = order.clone();
         sorted.sort_unstable();
         assert_eq!(order, sorted, "deadline order across both");
         assert_eq!(order.len(), 100, "one stale, one in flight, one added");
         assert!(order.contains(&51) && order.contains(&101));
-        assert_eq!(schedule.entry(late).map(|e| e.due_at_ms), Some(101));
+        assert_eq!(schedule.entry(late).map(|e| e.due_ms), Some(101));
         assert!(
             schedule.sorted.capacity() == 0,
             "the drained backlog is freed"
         );
+    }
+
+    #[test]
+    fn churn_leaves_no_more_stale_deadlines_than_tokens_plus_a_margin() {
+        let mut schedule = Schedule::default();
+        for n in 0..1_000i64 {
+            schedule.insert(entry(&format!("t{n}"), n));
+        }
+        for round in 0..50i64 {
+            for n in 0..1_000i64 {
+                let id = format!("t{n}");
+                if n % 10 == 0 {
+                    schedule.remove(&TokenId::new(id.as_str()));
+                    schedule.insert(entry(&id, round * 1_000 + n));
+                } else if let Some(slot) = schedule.slot_of(&TokenId::new(id.as_str())) {
+                    schedule.schedule(slot, round * 1_000 + n);
+                }
+            }
+            assert!(
+                schedule.deadlines() <= 2 * schedule.len() + STALE_MARGIN + 1,
+                "round {round}: {} deadlines for {} tokens",
+                schedule.deadlines(),
+                schedule.len()
+            );
+        }
+        let mut popped = 0;
+        while schedule.pop_due(i64::MAX).is_some() {
+            popped += 1;
+        }
+        assert_eq!(popped, 1_000, "every live token once, no stale one");
     }
 
     #[test]
@@ -353,7 +473,7 @@ mod tests {
         let mut last = i64::MIN;
         let mut popped = 0;
         while let Some(slot) = schedule.pop_due(i64::MAX) {
-            let due = schedule.entry(slot).map_or(0, |e| e.due_at_ms);
+            let due = schedule.entry(slot).map_or(0, |e| e.due_ms);
             assert!(due >= last);
             last = due;
             popped += 1;

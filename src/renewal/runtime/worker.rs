@@ -1,0 +1,375 @@
+//! The workers: each records the job it finished and takes the next in one short
+//! critical section, then runs it — a renewal behind the store's lease, a
+//! re-login, a store read or write — with a timeout on every call into caller
+//! code, and a panic there contained.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+
+use super::shared::Shared;
+use crate::renewal::core::{Fresh, Job, Outcome, Put, Stored, Tag, Work};
+use crate::renewal::credential::{FailureClass, ReloginError, Renewable};
+use crate::renewal::error::{Message, RenewalError, RenewalErrorKind, SharedError};
+use crate::renewal::id::TokenId;
+use crate::renewal::policy::RenewalPolicy;
+use crate::renewal::store::{LeaseOutcome, PutOutcome, ReplicaId, StoreError, StoredToken, TokenStore};
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type ReloginFn<C> =
+    Arc<dyn Fn(TokenId) -> BoxFuture<'static, Result<C, ReloginError>> + Send + Sync>;
+
+/// What the workers (and the handles, through [`Backend`]) call into: the
+/// renewer, the store and the re-login hook.
+pub(crate) struct Pool<R: Renewable, S> {
+    pub(crate) renewer: Arc<R>,
+    pub(crate) store: Arc<S>,
+    pub(crate) relogin: Option<ReloginFn<R::Credential>>,
+    pub(crate) replica: ReplicaId,
+    pub(crate) policy: RenewalPolicy,
+    pub(crate) shared: Arc<Shared<R::Credential>>,
+}
+
+/// The store and renewer calls a handle makes itself (adding and removing), as
+/// an object so handles need not name the renewer's or store's type.
+pub(crate) trait Backend<C>: Send + Sync {
+    fn expires_at(&self, credential: &C) -> DateTime<Utc>;
+    fn put_new<'a>(
+        &'a self,
+        id: &'a TokenId,
+        credential: &'a C,
+        issued_at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<u64, RenewalError>>;
+    fn delete<'a>(&'a self, id: &'a TokenId) -> BoxFuture<'a, Result<(), RenewalError>>;
+}
+
+/// Why a guarded call gave no answer.
+fn interrupted(timed_out: bool) -> SharedError {
+    Arc::new(Message(if timed_out {
+        "timed out"
+    } else {
+        "panicked"
+    }))
+}
+
+/// Runs caller code with a timeout, containing a panic. `Err(true)`: timed out.
+async fn guarded<T>(limit: Duration, call: impl Future<Output = T> + Send) -> Result<T, bool> {
+    match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(call).catch_unwind()).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) => Err(false),
+        Err(_) => Err(true),
+    }
+}
+
+fn store_error(error: StoreError) -> SharedError {
+    Arc::new(error)
+}
+
+impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
+    /// One worker, until the engine stops.
+    pub(crate) async fn work(self: Arc<Self>) {
+        let mut finished: Option<(Tag, Outcome<R::Credential>)> = None;
+        loop {
+            let job = match self.turn(finished.take()) {
+                Some(job) => job,
+                None if self.shared.lock().core.is_stopping() => break,
+                None => {
+                    // Registered before looking again, so a notice sent in between
+                    // is not lost.
+                    let ready = self.shared.work_ready.notified();
+                    let mut ready = std::pin::pin!(ready);
+                    ready.as_mut().enable();
+                    match self.turn(None) {
+                        Some(job) => job,
+                        None if self.shared.lock().core.is_stopping() => break,
+                        None => {
+                            ready.await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let outcome = self.run(job.work).await;
+            finished = Some((job.tag, outcome));
+            // A renewer that answers without ever waiting must not keep this
+            // worker from giving the rest of the runtime its turn.
+            tokio::task::coop::consume_budget().await;
+        }
+        if let Some((tag, outcome)) = finished {
+            let _ = self.turn(Some((tag, outcome)));
+        }
+    }
+
+    /// Records a finished job and takes the next.
+    fn turn(&self, finished: Option<(Tag, Outcome<R::Credential>)>) -> Option<Job<R::Credential>> {
+        let now = self.shared.now();
+        let mut state = self.shared.lock();
+        if let Some((tag, outcome)) = finished {
+            state.core.outcome(now, tag, outcome);
+        }
+        let job = match state.ready.pop_front() {
+            Some(job) => Some(job),
+            None => state.core.poll_job(now),
+        };
+        // Finishing one job can make several ready (a clock jump, re-logins):
+        // idle workers take the rest.
+        if job.is_some() {
+            self.shared.make_ready(&mut state, now);
+        }
+        self.shared.after_turn(&mut state);
+        job
+    }
+
+    async fn run(&self, work: Work<R::Credential>) -> Outcome<R::Credential> {
+        match work {
+            Work::Renew {
+                id,
+                credential,
+                version,
+                lease,
+            } => self.renew(&id, &credential, version, lease).await,
+            Work::Relogin { id, version } => self.relogin(id, version).await,
+            Work::Write { id, fresh, version } => Outcome::Written(
+                self.put(&id, &fresh.credential, fresh.issued_ms, Some(version))
+                    .await,
+            ),
+            Work::Load { id } => {
+                let result = self.get(&id).await;
+                Outcome::Loaded { id, result }
+            }
+            Work::Delete { id, version } => {
+                let deleted = self.store_call(self.store.delete(&id, Some(version))).await;
+                Outcome::Deleted(deleted.err())
+            }
+            Work::Reconcile => Outcome::Versions(self.store_call(self.store.versions()).await),
+        }
+    }
+
+    /// A store call with the store timeout; a panic or a timeout is an error.
+    async fn store_call<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, SharedError> {
+        match guarded(self.policy.store_timeout(), call).await {
+            Ok(answer) => answer.map_err(store_error),
+            Err(timed_out) => Err(interrupted(timed_out)),
+        }
+    }
+
+    fn server_now_ms(&self) -> i64 {
+        let state = self.shared.lock();
+        self.shared.now().wall_ms + state.core.offset_ms()
+    }
+
+    /// The stored token with its expiry read; `None` if reading it panicked.
+    fn stored(&self, token: StoredToken<R::Credential>) -> Stored<R::Credential> {
+        let expires_ms = self.expires_ms(&token.credential);
+        Stored {
+            fresh: Fresh {
+                credential: token.credential,
+                issued_ms: token.issued_at.timestamp_millis(),
+                expires_ms,
+            },
+            version: token.version,
+        }
+    }
+
+    /// The credential's expiry; a panicking accessor counts as expired.
+    fn expires_ms(&self, credential: &R::Credential) -> i64 {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.renewer.expires_at(credential).timestamp_millis()
+        }))
+        .unwrap_or(i64::MIN)
+    }
+
+    async fn get(&self, id: &TokenId) -> Result<Option<Stored<R::Credential>>, SharedError> {
+        Ok(self
+            .store_call(self.store.get(id))
+            .await?
+            .map(|token| self.stored(token)))
+    }
+
+    async fn put(
+        &self,
+        id: &TokenId,
+        credential: &R::Credential,
+        issued_ms: i64,
+        expected: Option<u64>,
+    ) -> Put<R::Credential> {
+        let issued_at = DateTime::from_timestamp_millis(issued_ms).unwrap_or_default();
+        match self
+            .store_call(self.store.put(id, credential, issued_at, expected))
+            .await
+        {
+            Ok(PutOutcome::Stored { version }) => Put::Stored { version },
+            Ok(PutOutcome::Conflict { current }) => Put::Conflict(self.stored(current)),
+            Ok(PutOutcome::Missing) => Put::Missing,
+            Err(error) => Put::Failed(error),
+        }
+    }
+
+    async fn release(&self, id: &TokenId, lease: bool) {
+        if lease {
+            // A lease not released lapses on its own: nothing more to do on error.
+            let _ = self
+                .store_call(self.store.release_lease(id, self.replica))
+                .await;
+        }
+    }
+
+    /// Takes the lease (unless told not to), renews, and writes; a rejection is
+    /// checked against the store first.
+    async fn renew(
+        &self,
+        id: &TokenId,
+        credential: &R::Credential,
+        version: u64,
+        lease: bool,
+    ) -> Outcome<R::Credential> {
+        if lease {
+            let duration = self.policy.lease_duration();
+            let leased = self
+                .store_call(self.store.try_lease(id, self.replica, duration, version))
+                .await;
+            match leased {
+                Ok(LeaseOutcome::Acquired) => {}
+                Ok(LeaseOutcome::Held { remaining }) => return Outcome::LeaseHeld { remaining },
+                Ok(LeaseOutcome::Changed { current }) => return Outcome::Adopt(self.stored(current)),
+                Ok(LeaseOutcome::Missing) => return Outcome::Missing,
+                Err(error) => return Outcome::LeaseFailed { error },
+            }
+        }
+        let renewed = guarded(self.policy.call_timeout(), self.renewer.renew(credential)).await;
+        let error = match renewed {
+            Ok(Ok(renewed)) => {
+                let issued_ms = self.server_now_ms();
+                let expires_ms = self.expires_ms(&renewed);
+                if expires_ms > issued_ms {
+                    let put = self.put(id, &renewed, issued_ms, Some(version)).await;
+                    let fresh = Fresh {
+                        credential: renewed,
+                        issued_ms,
+                        expires_ms,
+                    };
+                    return Outcome::Renewed { fresh, put };
+                }
+                let error: SharedError = Arc::new(Message(
+                    "the renewal returned an expiry that is not in the future",
+                ));
+                (FailureClass::Transient { retry_after: None }, error)
+            }
+            Ok(Err(error)) => {
+                let class = self.renewer.classify(&error);
+                let error: SharedError = Arc::new(error);
+                if class == FailureClass::Token {
+                    // Another replica may have renewed it (and, if the shop rotates
+                    // token strings, made this one invalid): look before declaring
+                    // the customer logged out.
+                    match self.get(id).await {
+                        Ok(Some(current)) if current.version != version => {
+                            self.release(id, lease).await;
+                            return Outcome::Adopt(current);
+                        }
+                        Ok(None) => return Outcome::Missing,
+                        _ => {}
+                    }
+                }
+                (class, error)
+            }
+            Err(timed_out) => (
+                FailureClass::Transient { retry_after: None },
+                interrupted(timed_out),
+            ),
+        };
+        self.release(id, lease).await;
+        Outcome::Failed {
+            class: error.0,
+            error: error.1,
+        }
+    }
+
+    async fn relogin(&self, id: TokenId, version: u64) -> Outcome<R::Credential> {
+        let Some(relogin) = &self.relogin else {
+            return Outcome::NoLogin {
+                retry: false,
+                error: None,
+            };
+        };
+        let credential = match guarded(self.policy.call_timeout(), relogin(id.clone())).await {
+            Ok(Ok(credential)) => credential,
+            Ok(Err(error)) => {
+                return Outcome::NoLogin {
+                    retry: error.will_retry(),
+                    error: Some(Arc::new(error)),
+                }
+            }
+            // A timeout may pass; a panicking hook would only panic again.
+            Err(timed_out) => {
+                return Outcome::NoLogin {
+                    retry: timed_out,
+                    error: Some(interrupted(timed_out)),
+                }
+            }
+        };
+        let issued_ms = self.server_now_ms();
+        let expires_ms = self.expires_ms(&credential);
+        if expires_ms <= issued_ms {
+            return Outcome::NoLogin {
+                retry: false,
+                error: Some(Arc::new(Message(
+                    "the re-login hook returned an expired credential",
+                ))),
+            };
+        }
+        let put = self.put(&id, &credential, issued_ms, Some(version)).await;
+        Outcome::LoggedIn {
+            fresh: Fresh {
+                credential,
+                issued_ms,
+                expires_ms,
+            },
+            put,
+        }
+    }
+}
+
+impl<R: Renewable, S: TokenStore<R::Credential>> Backend<R::Credential> for Pool<R, S> {
+    fn expires_at(&self, credential: &R::Credential) -> DateTime<Utc> {
+        self.renewer.expires_at(credential)
+    }
+
+    fn put_new<'a>(
+        &'a self,
+        id: &'a TokenId,
+        credential: &'a R::Credential,
+        issued_at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<u64, RenewalError>> {
+        Box::pin(async move {
+            let store_failed = |error| RenewalError::with_source(RenewalErrorKind::Store, error);
+            match self
+                .store_call(self.store.put(id, credential, issued_at, None))
+                .await
+            {
+                Ok(PutOutcome::Stored { version }) => Ok(version),
+                // Not asked for a version, a store must write.
+                Ok(_) => Err(RenewalError::with_message(
+                    RenewalErrorKind::Store,
+                    "the store did not write a new login",
+                )),
+                Err(error) => Err(store_failed(error)),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a TokenId) -> BoxFuture<'a, Result<(), RenewalError>> {
+        Box::pin(async move {
+            self.store_call(self.store.delete(id, None))
+                .await
+                .map_err(|error| RenewalError::with_source(RenewalErrorKind::Store, error))
+        })
+    }
+}
