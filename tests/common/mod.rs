@@ -158,11 +158,15 @@ where
         self.inner.renew(token).await
     }
 
-    fn is_rejected(&self, error: &R::Error) -> bool {
-        self.inner.is_rejected(error)
+    fn classify(&self, error: &R::Error) -> storefront_token::renewal::FailureClass {
+        self.inner.classify(error)
     }
 
     fn server_clock_offset(&self) -> Option<chrono::TimeDelta> {
         self.inner.server_clock_offset()
+    }
+
+    fn reset_server_clock_offset(&self) {
+        self.inner.reset_server_clock_offset();
     }
 }

@@ -106,7 +106,7 @@ impl<C: Clone, W> Machine<C, W> {
             renewals_since_relogin: 0,
             offset_ms: 0,
             skew_warned: false,
-            last_look: None,
+            last_look: Some(now),
             now,
             next_reconcile_us,
             reconciling: false,
@@ -137,6 +137,20 @@ impl<C: Clone, W> Machine<C, W> {
     /// Whether the machine has stopped: shutting down, with nothing in flight.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopping && self.in_flight == 0
+    }
+
+    /// Stops at once, forgetting what is in flight and everyone waiting (their
+    /// reply channels close): for when caller code the engine depends on broke
+    /// its contract (a clock that panics).
+    pub(crate) fn abandon(&mut self) {
+        self.stopping = true;
+        self.in_flight = 0;
+        self.waiters.clear();
+        self.loading.clear();
+        self.urgent.clear();
+        self.relogins.clear();
+        self.store_jobs.clear();
+        self.writes.clear();
     }
 
     pub(crate) fn is_stopping(&self) -> bool {

@@ -18,3 +18,6 @@ mod tokens;
 
 pub(crate) use machine::Machine;
 pub(crate) use messages::{Command, Fresh, Job, Now, Outcome, Output, Put, Reply, Stored, Tag, Work};
+
+#[cfg(test)]
+mod model_tests;

@@ -23,6 +23,10 @@ pub(crate) async fn drive<R: Renewable>(
     let mut turns: u64 = 0;
     loop {
         let now = shared.now();
+        if shared.is_broken() {
+            shared.abandon();
+            break;
+        }
         let wait_us = {
             let mut state = shared.lock();
             state.core.observe_offset(renewer.server_clock_offset());

@@ -3,6 +3,7 @@
 //! the event sender, and the notifications that wake workers and the driver.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use hashbrown::HashMap;
@@ -51,6 +52,10 @@ pub(crate) struct Shared<C> {
     reset_offset: Box<dyn Fn() + Send + Sync>,
     /// Whether the engine has stopped, for `shutdown` callers to wait on.
     pub(crate) stopped: watch::Sender<bool>,
+    /// The last wall-clock reading, and whether the clock has panicked: the
+    /// engine then stops (see [`Shared::now`]).
+    last_wall_ms: AtomicI64,
+    broken: AtomicBool,
 }
 
 impl<C: Clone + Send + Sync + 'static> Shared<C> {
@@ -75,13 +80,46 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             epoch,
             reset_offset,
             stopped: watch::channel(false).0,
+            last_wall_ms: AtomicI64::new(0),
+            broken: AtomicBool::new(false),
         }
     }
 
+    /// Whether caller code the engine cannot do without (the clock) panicked.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
+    /// Stops the engine at once after caller code broke its contract: nothing in
+    /// flight is waited for, every caller hears `Stopped`.
+    pub(crate) fn abandon(&self) {
+        tracing::error!("the renewal engine stopped: the clock panicked");
+        self.broken.store(true, Ordering::Relaxed);
+        self.lock().core.abandon();
+        self.wake_driver.notify_one();
+        self.work_ready.notify_waiters();
+    }
+
     /// The time, read once for an input.
+    ///
+    /// A clock that panics breaks the engine's contract: the last reading is used
+    /// and the engine stops ([`abandon`](Self::abandon)).
     pub(crate) fn now(&self) -> Now {
+        let wall = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.clock.now().timestamp_millis()
+        }));
+        let wall_ms = match wall {
+            Ok(wall_ms) => {
+                self.last_wall_ms.store(wall_ms, Ordering::Relaxed);
+                wall_ms
+            }
+            Err(_) => {
+                self.broken.store(true, Ordering::Relaxed);
+                self.last_wall_ms.load(Ordering::Relaxed)
+            }
+        };
         Now {
-            wall_ms: self.clock.now().timestamp_millis(),
+            wall_ms,
             mono_us: u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
         }
     }
@@ -103,6 +141,10 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
     /// answers delivered.
     pub(crate) fn command(&self, command: Command<C, Waiter<C>>) {
         let now = self.now();
+        if self.is_broken() {
+            self.abandon();
+            return;
+        }
         let mut state = self.lock();
         state.core.command(now, command);
         self.make_ready(&mut state, now);

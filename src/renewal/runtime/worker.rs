@@ -107,6 +107,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
     /// Records a finished job and takes the next.
     fn turn(&self, finished: Option<(Tag, Outcome<R::Credential>)>) -> Option<Job<R::Credential>> {
         let now = self.shared.now();
+        if self.shared.is_broken() {
+            self.shared.abandon();
+            return None;
+        }
         let mut state = self.shared.lock();
         if let Some((tag, outcome)) = finished {
             state.core.outcome(now, tag, outcome);
