@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use storefront_token::mock::SimulatedClock;
-use storefront_token::renewal::{EventReceiver, Renewable, RenewalEngine, RenewalEvent, TokenId};
+use storefront_token::renewal::{FailureClass, MemoryStore, TokenStore, EventReceiver, Renewable, RenewalEngine, RenewalEvent, TokenId};
 use storefront_token::Clock;
 
 #[derive(Debug, Deserialize)]
@@ -88,8 +88,12 @@ impl Renewable for ScriptedRenewer {
         }
     }
 
-    fn is_rejected(&self, error: &FakeError) -> bool {
-        error.1
+    fn classify(&self, error: &FakeError) -> FailureClass {
+        if error.1 {
+            FailureClass::Token
+        } else {
+            FailureClass::Transient { retry_after: None }
+        }
     }
 
     fn server_clock_offset(&self) -> Option<TimeDelta> {
@@ -137,17 +141,22 @@ async fn run(case: &Case) -> Result<(), String> {
         script: Mutex::new(case.script.iter().cloned().collect()),
         calls: Arc::clone(&calls),
     };
-    let engine = RenewalEngine::builder(renewer).clock(client).build();
-    let handle = engine.start().await.map_err(|e| e.to_string())?;
-    let mut events = handle.events();
     let issued = start - TimeDelta::seconds(case.issued_secs_ago);
     let token = FakeToken {
         expires_at: issued + TimeDelta::seconds(case.lifetime_secs),
     };
-    handle
-        .add(TokenId::new("customer-42"), token, Some(issued))
+    // Held as a restart finds it: in the store.
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put(&TokenId::new("customer-42"), &token, issued, None)
         .await
         .map_err(|e| e.to_string())?;
+    let engine = RenewalEngine::builder(renewer)
+        .clock(client)
+        .store(store)
+        .build();
+    let mut events = engine.events();
+    let handle = engine.start().await.map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_secs(case.run_secs)).await;
     handle.shutdown().await;
 
