@@ -188,11 +188,7 @@ async fn a_rejected_token_is_replaced_by_the_relogin_hook() -> TestResult {
         .clock(clock.clone())
         .relogin(move |_id| {
             let login = login.clone();
-            async move {
-                Ok(login
-                    .create_token(EMAIL, &Password::new(PASSWORD))
-                    .await?)
-            }
+            async move { Ok(login.create_token(EMAIL, &Password::new(PASSWORD)).await?) }
         })
         .build();
     let handle = engine.start().await?;
@@ -292,7 +288,11 @@ async fn a_token_another_replica_removed_is_dropped_not_written_back() -> TestRe
         matches!(&renewal, Err(e) if e.kind() == RenewalErrorKind::NotFound),
         "{renewal:?}"
     );
-    assert_eq!(shop.requests(Operation::Renew), 0, "nothing sent for a logout");
+    assert_eq!(
+        shop.requests(Operation::Renew),
+        0,
+        "nothing sent for a logout"
+    );
     assert!(store.is_empty(), "not written back");
     let event = first_events.recv().await?;
     assert!(
@@ -423,7 +423,9 @@ async fn store_tokens(
     for n in 0..count {
         let id = format!("{prefix}{n}");
         let token = CustomerAccessToken::new(AccessToken::new(format!("{id}-secret")), expires_at);
-        store.put(&TokenId::new(id), &token, issued_at, None).await?;
+        store
+            .put(&TokenId::new(id), &token, issued_at, None)
+            .await?;
     }
     Ok(())
 }
@@ -455,7 +457,6 @@ impl storefront_token::renewal::Renewable for CountingRenewer {
             chrono::Utc::now() + TimeDelta::days(42),
         ))
     }
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,7 +544,6 @@ impl storefront_token::renewal::Renewable for SlowRenewer {
             self.clock.now() + TimeDelta::hours(24),
         ))
     }
-
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -617,7 +617,14 @@ async fn a_panicking_relogin_hook_is_called_once_and_the_token_stays_expired() -
     let counted = Arc::clone(&calls);
     let now = clock.now();
     let store = Arc::new(MemoryStore::new());
-    store_tokens(&store, "gone", 1, now - TimeDelta::seconds(1), now - TimeDelta::hours(1)).await?;
+    store_tokens(
+        &store,
+        "gone",
+        1,
+        now - TimeDelta::seconds(1),
+        now - TimeDelta::hours(1),
+    )
+    .await?;
     let engine = RenewalEngine::builder(CountingRenewer::default())
         .clock(clock.clone())
         .store(Arc::clone(&store))
@@ -635,8 +642,14 @@ async fn a_panicking_relogin_hook_is_called_once_and_the_token_stays_expired() -
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(matches!(events.recv().await?, RenewalEvent::Expired { .. }));
-    assert!(matches!(events.recv().await?, RenewalEvent::NotLoggedInAgain { .. }));
-    assert!(handle.status(&id).await.is_none(), "dropped after its event");
+    assert!(matches!(
+        events.recv().await?,
+        RenewalEvent::NotLoggedInAgain { .. }
+    ));
+    assert!(
+        handle.status(&id).await.is_none(),
+        "dropped after its event"
+    );
     assert!(store.is_empty(), "and deleted from the store");
     handle.shutdown().await;
     Ok(())
@@ -704,7 +717,14 @@ async fn a_caller_waiting_on_a_relogin_that_finds_nothing_is_answered() -> TestR
     let clock = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
     let now = clock.now();
     let store = Arc::new(MemoryStore::new());
-    store_tokens(&store, "gone", 1, now - TimeDelta::seconds(1), now - TimeDelta::hours(1)).await?;
+    store_tokens(
+        &store,
+        "gone",
+        1,
+        now - TimeDelta::seconds(1),
+        now - TimeDelta::hours(1),
+    )
+    .await?;
     let engine = RenewalEngine::builder(CountingRenewer::default())
         .clock(clock.clone())
         .store(store)
@@ -732,7 +752,8 @@ async fn a_caller_waiting_on_a_relogin_that_finds_nothing_is_answered() -> TestR
         seen.push(event);
     }
     assert!(
-        seen.iter().any(|e| matches!(e, RenewalEvent::NotLoggedInAgain { id: gone, .. } if *gone == id)),
+        seen.iter()
+            .any(|e| matches!(e, RenewalEvent::NotLoggedInAgain { id: gone, .. } if *gone == id)),
         "{seen:?}"
     );
     handle.shutdown().await;
@@ -748,8 +769,22 @@ async fn relogins_start_under_the_rate_limit_after_due_renewals() -> TestResult 
     let renewer = CountingRenewer::default();
     let now = clock.now();
     let store = Arc::new(MemoryStore::new());
-    store_tokens(&store, "x", 200, now - TimeDelta::seconds(1), now - TimeDelta::hours(1)).await?;
-    store_tokens(&store, "v", 5, now + TimeDelta::days(1), now - TimeDelta::days(41)).await?;
+    store_tokens(
+        &store,
+        "x",
+        200,
+        now - TimeDelta::seconds(1),
+        now - TimeDelta::hours(1),
+    )
+    .await?;
+    store_tokens(
+        &store,
+        "v",
+        5,
+        now + TimeDelta::days(1),
+        now - TimeDelta::days(41),
+    )
+    .await?;
     let engine = RenewalEngine::builder(renewer.clone())
         .clock(clock.clone())
         .policy(

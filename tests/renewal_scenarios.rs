@@ -10,7 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use storefront_token::mock::SimulatedClock;
-use storefront_token::renewal::{FailureClass, MemoryStore, TokenStore, EventReceiver, Renewable, RenewalEngine, RenewalEvent, TokenId};
+use storefront_token::renewal::{
+    EventReceiver, FailureClass, MemoryStore, Renewable, RenewalEngine, RenewalEvent, TokenId,
+    TokenStore,
+};
 use storefront_token::Clock;
 
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{builder_for, RecordingRenewer, EMAIL, NAME, PASSWORD};
 use storefront_token::mock::{Fault, MockStorefront, SimulatedClock};
 use storefront_token::renewal::{
-    EventError, RenewalEngine, RenewalEvent, StorefrontRenewer, TokenId, TokenState,
+    EventError, RenewalEngine, RenewalEvent, RenewalPolicy, StorefrontRenewer, TokenId, TokenState,
 };
 use storefront_token::{AccessToken, Clock, CustomerAccessToken, Operation, RetryPolicy};
 
@@ -61,6 +61,7 @@ async fn ten_thousand_tokens_survive_sixty_days_of_faults_skew_and_a_suspend(
     let engine = RenewalEngine::builder(renewer)
         .clock(client_clock.clone())
         .event_capacity(1 << 17)
+        .policy(RenewalPolicy::default().with_reconcile_interval(Duration::from_secs(3_600)))
         .build();
     let handle = engine.start().await?;
     let mut events = handle.events();
@@ -174,6 +175,141 @@ async fn ten_thousand_tokens_survive_sixty_days_of_faults_skew_and_a_suspend(
     assert!(
         real_start.elapsed() < Duration::from_secs(60),
         "the soak runs in under a minute"
+    );
+    Ok(())
+}
+
+/// Three replicas of a storefront backend on one store, a shop that rotates the
+/// token string on every renewal, 20 % faults and clocks that disagree: each
+/// token is renewed exactly once per cycle across the replicas (the others adopt
+/// the stored result), none expires, none is rejected.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn three_replicas_with_rotation_renew_each_token_once_per_cycle(
+) -> Result<(), Box<dyn std::error::Error>> {
+    const REPLICA_TOKENS: usize = 2_000;
+    let real_start = std::time::Instant::now();
+    let server = SimulatedClock::new(
+        DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")?.with_timezone(&Utc),
+    );
+    let shop = MockStorefront::builder()
+        .demo_customer(EMAIL, PASSWORD, NAME)
+        .clock(server.clone())
+        .build()
+        .await?;
+    shop.set_renew_rotates_token(true);
+    let store = Arc::new(storefront_token::renewal::MemoryStore::new());
+    let calls = Arc::new(Mutex::new(HashMap::new()));
+    let mut replicas = Vec::new();
+    let mut collectors = Vec::new();
+    for offset in [
+        TimeDelta::seconds(-3),
+        TimeDelta::zero(),
+        TimeDelta::seconds(4),
+    ] {
+        let clock = server.with_offset(offset);
+        let client = builder_for(&shop)
+            .clock(clock.clone())
+            .retry_policy(RetryPolicy::never())
+            .build()?;
+        let renewer = RecordingRenewer {
+            inner: StorefrontRenewer::new(client),
+            clock: server.clone(),
+            calls: Arc::clone(&calls),
+        };
+        let engine = RenewalEngine::builder(renewer)
+            .clock(clock)
+            .store(Arc::clone(&store))
+            .event_capacity(1 << 17)
+            .policy(RenewalPolicy::default().with_reconcile_interval(Duration::from_secs(3_600)))
+            .build();
+        let mut events = engine.events();
+        collectors.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                match events.recv().await {
+                    Ok(event) => seen.push(event),
+                    Err(EventError::Lagged(missed)) => return Err(missed),
+                    Err(_) => return Ok(seen),
+                }
+            }
+        }));
+        replicas.push(engine.start().await?);
+    }
+    let start = server.now();
+    let mut ids = Vec::with_capacity(REPLICA_TOKENS);
+    for n in 0..REPLICA_TOKENS {
+        let (secret, expires_at) = shop.issue_token(EMAIL).ok_or("no customer")?;
+        let id = TokenId::new(format!("customer-{n}"));
+        let token = CustomerAccessToken::new(AccessToken::new(secret), expires_at);
+        // Logged in on one replica; the others learn of it by reconciling or
+        // when a request for that customer reaches them.
+        replicas[n % 3].add(id.clone(), token, Some(start)).await?;
+        ids.push(id);
+    }
+    for id in ids.iter().step_by(7) {
+        // A customer's next request lands on another replica: read through.
+        replicas[2].valid(id).await?;
+    }
+    shop.set_random_fault(Some((unavailable(), FAULT_RATE)));
+    until(&server, start, 60.0).await;
+
+    let end = server.now();
+    for replica in &replicas {
+        for id in &ids {
+            let token = replica.valid(id).await?;
+            assert!(
+                token.expires_at() > end,
+                "every replica serves a live token"
+            );
+        }
+    }
+    for replica in &replicas {
+        replica.shutdown().await;
+    }
+    let mut renewed: HashMap<TokenId, usize> = HashMap::new();
+    let mut failures = 0;
+    for collected in collectors {
+        let seen = collected
+            .await?
+            .map_err(|missed| format!("{missed} events lagged"))?;
+        for event in seen {
+            match event {
+                RenewalEvent::Renewed { id, .. } => *renewed.entry(id).or_default() += 1,
+                RenewalEvent::RenewalFailed {
+                    transient: true, ..
+                } => failures += 1,
+                RenewalEvent::AdoptedFromStore { .. } | RenewalEvent::ClockSkew { .. } => {}
+                other => return Err(format!("unexpected event: {other:?}").into()),
+            }
+        }
+    }
+    assert_eq!(renewed.len(), REPLICA_TOKENS);
+    let counts = {
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        renewed
+            .values()
+            .for_each(|n| *counts.entry(*n).or_default() += 1);
+        counts
+    };
+    assert!(
+        renewed.values().all(|&n| n == 2),
+        "successful renewals per token across replicas: {counts:?}"
+    );
+    // Every mutation sent was one successful renewal or one reported failure:
+    // no replica sent one for a token another was renewing.
+    let attempts: usize = calls
+        .lock()
+        .map_err(|e| e.to_string())?
+        .values()
+        .map(Vec::len)
+        .sum();
+    assert_eq!(attempts, 2 * REPLICA_TOKENS + failures);
+    assert_eq!(shop.requests(Operation::Renew), attempts as u64);
+    println!(
+        "soak, 3 replicas with rotation: {REPLICA_TOKENS} tokens, 60 days, {attempts} renewal \
+         mutations, {failures} transient failures, exactly 2 successful renewals per token, \
+         0 expired, 0 rejected, {:.1}s real time",
+        real_start.elapsed().as_secs_f64()
     );
     Ok(())
 }

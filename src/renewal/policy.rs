@@ -49,7 +49,7 @@ const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for one store operation.
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often replicas compare their tokens with the store's versions.
-const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(60);
+const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// First pause of the whole shop after a shop-level failure…
 const DEFAULT_SHOP_PAUSE_INITIAL: Duration = Duration::from_secs(30);
 /// …doubling up to this.
@@ -210,7 +210,7 @@ impl RenewalPolicy {
 
     /// How often replicas compare their tokens with the store's versions, so a
     /// token deleted on one replica (a logout) stops being served on the others
-    /// within this time. Default 60 s (at least 1 s).
+    /// within this time. Default 5 min (at least 1 s).
     #[must_use]
     pub fn with_reconcile_interval(mut self, interval: Duration) -> Self {
         self.reconcile_interval = interval.max(Duration::from_secs(1));
