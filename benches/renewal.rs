@@ -6,10 +6,15 @@
 //! 2. lateness of renewal starts with 10,000 tokens due within the same 2 s:
 //!    target p99 ≤ 10 ms, max ≤ 50 ms;
 //! 3. draining 100,000 due renewals through the engine against the mock
-//!    Storefront (rate limit set high): target ≥ 0.9× the rate of the bare client
-//!    issuing the same renewals with the same concurrency.
+//!    Storefront (rate limit set high), each behind its renewal lease in a
+//!    `MemoryStore`: target ≥ 0.9× the rate of the bare client issuing the same
+//!    renewals with the same concurrency;
+//! 4. churn: 1,000,000 tokens held for 24 simulated hours while 10 % of them are
+//!    logged out and in again every hour, renewals running in-process: heap bytes
+//!    per live token at the end, target ≤ 1.2× the same engine without churn.
 //!
-//! Run: `cargo bench --bench renewal`
+//! Run: `cargo bench --bench renewal`; `STOREFRONT_BENCH_ONLY=churn`, `memory`,
+//! `lateness`, `drain`, `bare`, `engine` or `overhead` runs one part.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,12 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use storefront_token::mock::MockStorefront;
+use storefront_token::mock::{MockStorefront, SimulatedClock};
 use storefront_token::renewal::{
-    MemoryStore, PutOutcome, Renewable, RenewalEngine, RenewalPolicy, StoreError, StoredToken,
-    StorefrontRenewer, TokenId, TokenStore,
+    LeaseOutcome, MemoryStore, PutOutcome, Renewable, RenewalEngine, RenewalPolicy, ReplicaId,
+    StoreError, StoredToken, StorefrontRenewer, TokenId, TokenStore,
 };
-use storefront_token::{AccessToken, CustomerAccessToken, RetryPolicy, StorefrontClient};
+use storefront_token::{AccessToken, Clock, CustomerAccessToken, RetryPolicy, StorefrontClient};
 
 /// Counts live heap bytes.
 struct Counting;
@@ -76,7 +81,19 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for NullStore {
     ) -> Result<PutOutcome<C>, StoreError> {
         Ok(PutOutcome::Stored { version: 1 })
     }
-    async fn delete(&self, _: &TokenId) -> Result<(), StoreError> {
+    async fn try_lease(
+        &self,
+        _: &TokenId,
+        _: ReplicaId,
+        _: Duration,
+        _: u64,
+    ) -> Result<LeaseOutcome<C>, StoreError> {
+        Ok(LeaseOutcome::Acquired)
+    }
+    async fn release_lease(&self, _: &TokenId, _: ReplicaId) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn delete(&self, _: &TokenId, _: Option<u64>) -> Result<(), StoreError> {
         Ok(())
     }
 }
@@ -111,10 +128,6 @@ impl Renewable for InstantRenewer {
             token.access_token().clone(),
             now + self.lifetime,
         ))
-    }
-
-    fn is_rejected(&self, _: &Never) -> bool {
-        false
     }
 }
 
@@ -206,6 +219,176 @@ async fn lateness(count: usize) -> (Duration, Duration, Duration) {
     )
 }
 
+/// Token lifetime in the churn runs: short, so that every token is renewed
+/// several times in the simulated day.
+const CHURN_LIFETIME: TimeDelta = TimeDelta::hours(6);
+
+/// Renews at once in-process, in simulated time.
+struct SimulatedRenewer {
+    clock: SimulatedClock,
+}
+
+impl Renewable for SimulatedRenewer {
+    type Credential = CustomerAccessToken;
+    type Error = Never;
+
+    fn expires_at(&self, token: &CustomerAccessToken) -> DateTime<Utc> {
+        token.expires_at()
+    }
+
+    async fn renew(&self, token: &CustomerAccessToken) -> Result<CustomerAccessToken, Never> {
+        Ok(CustomerAccessToken::new(
+            token.access_token().clone(),
+            self.clock.now() + CHURN_LIFETIME,
+        ))
+    }
+}
+
+/// What a churn run found: heap bytes per live token at the end and at the
+/// highest of the samples taken every simulated minute, and how many renewals
+/// ran (leases granted by the store).
+struct ChurnFigures {
+    per_token: f64,
+    peak_per_token: f64,
+    renewals: u64,
+}
+
+/// `count` tokens held in an engine on a `MemoryStore` for 24 simulated hours
+/// (paused tokio time) with renewals running; with `churn`, 10 % of them, picked
+/// at random each hour, are logged out and in again under the same ids over the
+/// hour (`remove`, then `add` of a new credential: the app's logout and login).
+/// Live heap bytes (the counting allocator) per live token at the end: the
+/// engine's state, the store's, and the credentials in both; not the ids' text,
+/// allocated beforehand.
+async fn churn_run(count: usize, churn: bool) -> ChurnFigures {
+    const HOURS: i64 = 24;
+    const BATCHES_PER_HOUR: usize = 60;
+    let clock = SimulatedClock::new(Utc::now());
+    let start = clock.now();
+    let ids: Vec<TokenId> = (0..count)
+        .map(|n| TokenId::new(format!("customer-{n}")))
+        .collect();
+    let mut order: Vec<u32> = (0..count as u32).collect();
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let per_hour = count / 10;
+    let baseline = live();
+    let mut peak = 0;
+    let store = Arc::new(MemoryStore::new());
+    let engine = RenewalEngine::builder(SimulatedRenewer {
+        clock: clock.clone(),
+    })
+    .store(Arc::clone(&store))
+    .clock(clock.clone())
+    // Well above the ~50 renewals a second a million 6-hour tokens need.
+    .policy(RenewalPolicy::default().with_starts_per_second(1_000.0))
+    .build();
+    let handle = engine.start().await.expect("engine starts");
+    // Issued over the last 55 % of a lifetime: the first renewals spread over the
+    // next 70 %, none overdue at the start.
+    let span_ms = CHURN_LIFETIME.num_milliseconds() * 55 / 100;
+    for (n, id) in ids.iter().enumerate() {
+        let issued = start - TimeDelta::milliseconds(span_ms * n as i64 / count as i64);
+        let token = CustomerAccessToken::new(
+            AccessToken::new(format!("{n:032x}")),
+            issued + CHURN_LIFETIME,
+        );
+        handle
+            .add(id.clone(), token, Some(issued))
+            .await
+            .expect("added");
+    }
+    for hour in 0..HOURS {
+        if churn {
+            rng.shuffle(&mut order);
+        }
+        for batch in 0..BATCHES_PER_HOUR {
+            let at = start + TimeDelta::minutes(hour * 60 + batch as i64);
+            if let Ok(wait) = (at - clock.now()).to_std() {
+                tokio::time::sleep(wait).await;
+            }
+            peak = peak.max(live());
+            if !churn {
+                continue;
+            }
+            let now = clock.now();
+            let picked =
+                per_hour * batch / BATCHES_PER_HOUR..per_hour * (batch + 1) / BATCHES_PER_HOUR;
+            for &n in &order[picked] {
+                let id = &ids[n as usize];
+                handle.remove(id).await.expect("logged out");
+                let token = CustomerAccessToken::new(
+                    AccessToken::new(format!("{n:024x}{hour:08x}")),
+                    now + CHURN_LIFETIME,
+                );
+                handle
+                    .add(id.clone(), token, Some(now))
+                    .await
+                    .expect("logged in");
+            }
+        }
+    }
+    // The least of a few samples a second apart: a reconciling pass's list of
+    // versions, or a renewal in flight, is not state kept.
+    let mut least = usize::MAX;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        least = least.min(live());
+    }
+    let held = handle.len().await;
+    assert_eq!(held, count, "no token was lost");
+    assert_eq!(store.len(), count, "the store holds every live token");
+    let figures = ChurnFigures {
+        per_token: (least as f64 - baseline as f64) / held as f64,
+        peak_per_token: (peak as f64 - baseline as f64) / held as f64,
+        renewals: store.leases_granted(),
+    };
+    handle.shutdown().await;
+    figures
+}
+
+/// The churn measurement: without churn, then with, each on its own
+/// current-thread runtime with paused time.
+fn churn(count: usize) {
+    let run = |churn: bool| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+            .block_on(churn_run(count, churn))
+    };
+    let started = Instant::now();
+    let steady = run(false);
+    let churned = run(true);
+    println!(
+        "churn: {} tokens, 10 %/h re-added for 24 h: {:.1} bytes per live token vs {:.1} without churn: ratio {:.3} \
+         (target <= 1.2); peaks {:.1} vs {:.1}; {} and {} renewals ran in-process (6 h tokens, leased in the \
+         MemoryStore); {:.0} s",
+        thousands(count),
+        churned.per_token,
+        steady.per_token,
+        churned.per_token / steady.per_token,
+        churned.peak_per_token,
+        steady.peak_per_token,
+        thousands(churned.renewals as usize),
+        thousands(steady.renewals as usize),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() * 4 / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// A fresh mock with the demo customer, a client without retries, and `count`
 /// tokens issued by the mock.
 async fn shop_with_tokens(
@@ -289,6 +472,10 @@ async fn engine_drain(count: usize, concurrency: usize) -> f64 {
     perf_control("disable");
     cpu_report("engine", cpu, count, rate);
     handle.shutdown().await;
+    assert!(
+        store.inner.leases_granted() >= count as u64,
+        "every renewal took its lease in the MemoryStore"
+    );
     rate
 }
 
@@ -443,8 +630,20 @@ impl TokenStore<CustomerAccessToken> for CountingStore {
         }
         outcome
     }
-    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
-        self.inner.delete(id).await
+    async fn try_lease(
+        &self,
+        id: &TokenId,
+        owner: ReplicaId,
+        duration: Duration,
+        expected: u64,
+    ) -> Result<LeaseOutcome<CustomerAccessToken>, StoreError> {
+        self.inner.try_lease(id, owner, duration, expected).await
+    }
+    async fn release_lease(&self, id: &TokenId, owner: ReplicaId) -> Result<(), StoreError> {
+        self.inner.release_lease(id, owner).await
+    }
+    async fn delete(&self, id: &TokenId, expected: Option<u64>) -> Result<(), StoreError> {
+        self.inner.delete(id, expected).await
     }
 }
 
@@ -489,7 +688,7 @@ impl DrainFigures {
     fn report(&self) -> String {
         let ratios: Vec<String> = self.ratios.iter().map(|r| format!("{r:.3}")).collect();
         format!(
-            "median ratio {:.3} (target >= 0.9) over {} paired rounds [{}]; best rates: engine {:.0}/s, bare client {:.0}/s",
+            "median ratio {:.3} (target >= 0.9) over {} paired rounds [{}]; best rates: engine (each renewal leased in the MemoryStore) {:.0}/s, bare client {:.0}/s",
             self.median(),
             self.ratios.len(),
             ratios.join(" "),
@@ -503,6 +702,16 @@ fn main() {
     if std::env::args().any(|arg| arg == "--list") {
         return;
     }
+    // STOREFRONT_BENCH_ONLY=drain|bare|engine|overhead|lateness|memory|churn runs
+    // one part, for profiling.
+    let only = std::env::var("STOREFRONT_BENCH_ONLY").unwrap_or_default();
+    let count: Option<usize> = std::env::var("STOREFRONT_BENCH_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    if only == "churn" {
+        churn(count.unwrap_or(1_000_000));
+        return;
+    }
     let runtime = if std::env::var("STOREFRONT_BENCH_CURRENT_THREAD").is_ok() {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -513,13 +722,8 @@ fn main() {
     .enable_all()
     .build()
     .expect("runtime");
-    // STOREFRONT_BENCH_ONLY=drain|bare|engine runs one part, for profiling.
-    let only = std::env::var("STOREFRONT_BENCH_ONLY").unwrap_or_default();
     runtime.block_on(async {
-        let count = std::env::var("STOREFRONT_BENCH_COUNT")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(100_000);
+        let count = count.unwrap_or(100_000);
         if only == "bare" {
             println!("bare {:.0}/s", bare_drain(count, 32).await);
             return;
@@ -531,6 +735,14 @@ fn main() {
         if only == "overhead" {
             let per = engine_overhead(count, 32).await;
             println!("engine overhead {:.2} us/renewal", per * 1e6);
+            return;
+        }
+        if only == "lateness" {
+            report_lateness().await;
+            return;
+        }
+        if only == "memory" {
+            report_memory().await;
             return;
         }
         let rounds = std::env::var("STOREFRONT_BENCH_ROUNDS")
@@ -546,25 +758,36 @@ fn main() {
         // before it would distort it.
         let drain = drain_rounds(100_000, 32, rounds).await;
         println!(
-            "draining 100,000 due renewals against the mock, 32 in flight: {}; loading and scheduling the \
-             100,000 stored tokens took {:.0} ms",
+            "draining 100,000 due renewals against the mock, 32 in flight, each taking its renewal lease in the \
+             MemoryStore: {}; loading and scheduling the 100,000 stored tokens took {:.0} ms",
             drain.report(),
             LOAD_TIME.load(Ordering::Relaxed) as f64 / 1e3
         );
-        let (p50, p99, max) = lateness(10_000).await;
-        println!(
-            "lateness of renewal starts, 10,000 tokens due within 2 s: p50 {:.2} ms, p99 {:.2} ms (target <= 10), \
-             max {:.2} ms (target <= 50)",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            max.as_secs_f64() * 1e3
-        );
-        for count in [100_000, 1_000_000] {
-            let (per_token, id_heap) = memory_per_token(count).await;
-            println!(
-                "scheduling state per token at {count:>9} tokens: {per_token:6.1} bytes beyond the token itself \
-                 (target <= 128; the caller's id adds its own {id_heap} heap bytes)"
-            );
-        }
+        report_lateness().await;
+        report_memory().await;
     });
+    if only.is_empty() {
+        churn(1_000_000);
+    }
+}
+
+async fn report_lateness() {
+    let (p50, p99, max) = lateness(10_000).await;
+    println!(
+        "lateness of renewal starts, 10,000 tokens due within 2 s: p50 {:.2} ms, p99 {:.2} ms (target <= 10), \
+         max {:.2} ms (target <= 50)",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    );
+}
+
+async fn report_memory() {
+    for count in [100_000, 1_000_000] {
+        let (per_token, id_heap) = memory_per_token(count).await;
+        println!(
+            "scheduling state per token at {count:>9} tokens: {per_token:6.1} bytes beyond the token itself \
+             (target <= 128; the caller's id adds its own {id_heap} heap bytes)"
+        );
+    }
 }
