@@ -30,8 +30,8 @@ use storefront_token::renewal::{
     RenewalPolicy, StorefrontRenewer, TokenKeeper, TokenState,
 };
 use storefront_token::{
-    AccessToken, CustomerAccessToken, Password, PrivateToken, RetryPolicy, StorefrontClient,
-    StorefrontClientBuilder,
+    AccessToken, CustomerAccessToken, ErrorReport, Password, PrivateToken, RetryPolicy,
+    StorefrontClient, StorefrontClientBuilder,
 };
 
 const EXIT_FAILURE: u8 = 1;
@@ -139,7 +139,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Lifetime of the mock's customer tokens in seconds (default 42 days);
-        /// a short one lets `watch` be seen renewing.
+        /// a short one (30, say) lets `watch` be seen renewing. `watch` keeps the
+        /// default policy (10 s between attempts): a few seconds are too short.
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         token_lifetime: Option<u64>,
     },
@@ -201,7 +202,7 @@ impl From<storefront_token::Error> for Failure {
 fn renewal_failure(error: RenewalError) -> Failure {
     let code = if error.must_log_in_again() {
         EXIT_LOG_IN_AGAIN
-    } else if *error.kind() == RenewalErrorKind::Failed {
+    } else if error.kind() == RenewalErrorKind::Failed {
         EXIT_TRANSIENT
     } else {
         EXIT_FAILURE
@@ -337,23 +338,16 @@ impl Output {
         self.event(text, value);
     }
 
-    fn error(&self, error: &dyn StdError) {
-        let mut chain = vec![error.to_string()];
-        let mut source = error.source();
-        while let Some(cause) = source {
-            chain.push(cause.to_string());
-            source = cause.source();
-        }
+    /// An error and its whole source chain, on one line ([`ErrorReport`]).
+    fn error(&self, error: &(dyn StdError + 'static)) {
+        let report = ErrorReport::new(error);
         if self.json {
             eprintln!(
                 "{}",
-                json!({ "event": "error", "error": chain[0], "causes": &chain[1..] })
+                json!({ "event": "error", "error": error.to_string(), "message": report.to_string() })
             );
         } else {
-            eprintln!("error: {}", chain[0]);
-            for cause in &chain[1..] {
-                eprintln!("  caused by: {cause}");
-            }
+            eprintln!("error: {report}");
         }
     }
 }
@@ -553,10 +547,15 @@ async fn demo(out: &Output) -> Result<(), Failure> {
 
     match client.renew_token(renewed.access_token()).await {
         Err(error) if error.must_log_in_again() => {
-            let detail = error.source().map(ToString::to_string).unwrap_or_default();
+            let report = ErrorReport::new(&error);
             out.event(
-                format!("renewing the revoked token fails as it should: {error} ({detail})"),
-                json!({ "event": "renew refused", "must_log_in_again": true, "error": error.to_string() }),
+                format!("renewing the revoked token fails as it should: {report}"),
+                json!({
+                    "event": "renew refused",
+                    "must_log_in_again": true,
+                    "error": error.to_string(),
+                    "message": report.to_string(),
+                }),
             );
         }
         Err(error) => return Err(error.into()),
@@ -602,10 +601,10 @@ async fn demo_auto_renew(out: &Output) -> Result<(), Failure> {
     let engine = RenewalEngine::builder(StorefrontRenewer::new(client.clone()))
         .policy(short_lifetime_policy())
         .build();
+    let mut events = engine.events(); // before start: nothing is missed
     let keeper = TokenKeeper::start_with(engine, token)
         .await
         .map_err(renewal_failure)?;
-    let mut events = keeper.events();
     let watched = tokio::time::timeout(
         DEMO_RENEWALS_TIMEOUT,
         show_renewals(out, &keeper, &mut events),
@@ -648,38 +647,24 @@ async fn show_renewals(
             Err(EventError::Lagged(_)) => continue,
             Err(error) => return Err(failure(error)),
         };
+        if let Some(failure) = dead_token(&event) {
+            return Err(failure);
+        }
+        let current = keeper.current();
+        let text = event_text(&event, current.as_ref());
+        let mut value = event_json(&event, current.as_ref());
         match &event {
             RenewalEvent::Renewed { expires_at, .. } => {
                 renewals += 1;
-                let fingerprint = keeper
-                    .current()
-                    .map(|token| token.access_token().fingerprint().to_string())
-                    .unwrap_or_default();
+                let left = seconds_left(*expires_at);
+                value["renewal"] = json!(renewals);
+                value["seconds_left"] = json!(left);
                 out.event(
-                    format!(
-                        "auto-renew: renewal {renewals}: token {fingerprint} now valid until {} ({:.1} s left)",
-                        expires_at.with_timezone(&Local).format("%H:%M:%S%.3f"),
-                        seconds_left(*expires_at),
-                    ),
-                    json!({
-                        "event": "auto-renewed",
-                        "renewal": renewals,
-                        "fingerprint": fingerprint,
-                        "expires_at": expires_at.to_rfc3339(),
-                        "seconds_left": seconds_left(*expires_at),
-                    }),
+                    format!("auto-renew: renewal {renewals}: {text}, {left:.1} s left"),
+                    value,
                 );
             }
-            RenewalEvent::Expired { .. } | RenewalEvent::Rejected { .. } => {
-                return Err(Failure {
-                    code: EXIT_LOG_IN_AGAIN,
-                    error: event_text(&event, None).into(),
-                });
-            }
-            _ => out.event(
-                format!("auto-renew: {}", event_text(&event, None)),
-                event_json(&event, None),
-            ),
+            _ => out.event(format!("auto-renew: {text}"), value),
         }
     }
     Ok(())
@@ -734,12 +719,14 @@ async fn watch(
     // The Storefront API cannot tell a token's expiry: renewing once learns it.
     let first = client.renew_token(&token).await?;
     drop(token);
-    let keeper = TokenKeeper::start(StorefrontRenewer::new(client), first.clone())
+    let engine = RenewalEngine::builder(StorefrontRenewer::new(client)).build();
+    let events = engine.events(); // before start: nothing is missed
+    let keeper = TokenKeeper::start_with(engine, first.clone())
         .await
         .map_err(renewal_failure)?;
     let mut screen = Screen::new(out.json, show);
     screen.started(&first);
-    let outcome = watch_until_stopped(&keeper, &mut screen).await;
+    let outcome = watch_until_stopped(&keeper, events, &mut screen).await;
     keeper.shutdown().await;
     outcome
 }
@@ -748,9 +735,9 @@ async fn watch(
 /// until the token is dead (exit 3).
 async fn watch_until_stopped(
     keeper: &TokenKeeper<CustomerAccessToken>,
+    mut events: EventReceiver,
     screen: &mut Screen,
 ) -> Result<(), Failure> {
-    let mut events = keeper.events();
     let mut ticker = tokio::time::interval(STATUS_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let ctrl_c = tokio::signal::ctrl_c();
@@ -766,12 +753,9 @@ async fn watch_until_stopped(
                 Ok(event) => {
                     let current = keeper.current();
                     screen.event(&event, current.as_ref());
-                    if matches!(event, RenewalEvent::Expired { .. } | RenewalEvent::Rejected { .. }) {
+                    if let Some(failure) = dead_token(&event) {
                         screen.close();
-                        return Err(Failure {
-                            code: EXIT_LOG_IN_AGAIN,
-                            error: "the token can no longer be renewed; log in again".into(),
-                        });
+                        return Err(failure);
                     }
                 }
                 Err(EventError::Lagged(missed)) => screen.lagged(missed),
@@ -848,20 +832,17 @@ impl Screen {
             RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. } => {
                 self.last_result = format!("renewed at {now}");
             }
-            RenewalEvent::RenewalFailed { reason, .. } => {
-                self.last_result = format!("failed at {now}: {}", truncated(reason, 60));
+            RenewalEvent::RenewalFailed { error, .. } => {
+                let report = ErrorReport::new(error).to_string();
+                self.last_result = format!("failed at {now}: {}", truncated(&report, 60));
             }
             RenewalEvent::Expired { .. } => self.last_result = "expired".to_owned(),
             RenewalEvent::Rejected { .. } => self.last_result = "rejected".to_owned(),
             _ => {}
         }
-        let renewed = matches!(
-            event,
-            RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. }
-        );
         let mut text = event_text(event, current);
         let mut value = event_json(event, current);
-        if renewed {
+        if renewed_fingerprint(event, current).is_some() {
             self.with_token(&mut text, &mut value, current);
         }
         self.line(text, value);
@@ -1014,120 +995,132 @@ fn short_duration(delta: TimeDelta) -> String {
     }
 }
 
-/// An event as one line of text (never a token; `current` gives the fingerprint).
+/// The token's fingerprint after an event that gave it a new credential.
+fn renewed_fingerprint(
+    event: &RenewalEvent,
+    current: Option<&CustomerAccessToken>,
+) -> Option<String> {
+    let renewed = matches!(
+        event,
+        RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. }
+    );
+    current
+        .filter(|_| renewed)
+        .map(|token| token.access_token().fingerprint().to_string())
+}
+
+/// An event as one line of text: its `Display` (with the whole error chain), and
+/// after a renewal the new token's fingerprint (never the token itself).
 fn event_text(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> String {
-    let fingerprint = current
-        .map(|token| format!("token {} ", token.access_token().fingerprint()))
-        .unwrap_or_default();
-    let at = |time: &DateTime<Utc>| time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S");
-    match event {
-        RenewalEvent::Renewed { expires_at, .. } => {
-            format!("renewed: {fingerprint}valid until {}", at(expires_at))
-        }
-        RenewalEvent::LoggedInAgain { expires_at, .. } => {
-            format!(
-                "logged in again: {fingerprint}valid until {}",
-                at(expires_at)
-            )
-        }
-        RenewalEvent::AdoptedFromStore { expires_at, .. } => {
-            format!(
-                "adopted a token renewed elsewhere, valid until {}",
-                at(expires_at)
-            )
-        }
-        RenewalEvent::RenewalFailed {
-            attempt,
-            next_attempt_at,
-            transient,
-            reason,
-            ..
-        } => {
-            let next = next_attempt_at.map_or_else(
-                || "no further attempt".to_owned(),
-                |next| format!("next attempt at {}", at(&next)),
-            );
-            let kind = if *transient { "transient" } else { "permanent" };
-            format!("renewal attempt {attempt} failed ({kind}): {reason}; {next}")
-        }
-        RenewalEvent::Expired { .. } => {
-            "expired: the token expired before it could be renewed; log in again".to_owned()
-        }
-        RenewalEvent::Rejected { reason, .. } => {
-            format!("rejected: {reason}; log in again")
-        }
-        RenewalEvent::StoreFailed { reason, .. } => format!("store failed: {reason}"),
-        RenewalEvent::Removed { .. } => {
-            "removed: the token was deleted from the store (logged out elsewhere)".to_owned()
-        }
-        RenewalEvent::NotLoggedInAgain { .. } => {
-            "not logged in again: the re-login gave no fresh token".to_owned()
-        }
-        RenewalEvent::ClockJump { jump } => format!(
-            "the wall clock jumped by {:.1} s (suspend?); re-examined due renewals",
-            jump.num_milliseconds() as f64 / 1000.0
-        ),
-        RenewalEvent::ClockSkew { offset } => format!(
-            "the server's clock differs from ours by {:.1} s",
-            offset.num_milliseconds() as f64 / 1000.0
-        ),
-        other => format!("{other:?}"),
+    match renewed_fingerprint(event, current) {
+        Some(fingerprint) => format!("{event} (token {fingerprint})"),
+        None => event.to_string(),
     }
 }
 
-/// An event as a JSON object (never a token; `current` gives the fingerprint).
+/// The error an event carries, if any.
+fn event_error(event: &RenewalEvent) -> Option<&RenewalError> {
+    match event {
+        RenewalEvent::RenewalFailed { error, .. }
+        | RenewalEvent::Rejected { error, .. }
+        | RenewalEvent::ReloginFailed { error, .. }
+        | RenewalEvent::StoreFailed { error, .. }
+        | RenewalEvent::ShopPaused { error, .. } => Some(error),
+        RenewalEvent::NotLoggedInAgain { error, .. } => error.as_ref(),
+        _ => None,
+    }
+}
+
+/// An event as a JSON object: its kind (`event`), `id` and fields, `message` (the
+/// same line as [`event_text`]), `error` (the error chain) and, from a Storefront
+/// error, its HTTP `status` and `request_id`. Never a token.
 fn event_json(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> serde_json::Value {
+    let at = |time: &DateTime<Utc>| json!(time.to_rfc3339());
+    let next = |time: &Option<DateTime<Utc>>| json!(time.map(|time| time.to_rfc3339()));
     let mut value = match event {
-        RenewalEvent::Renewed { id, expires_at } => json!({
-            "event": "renewed", "id": id.as_str(), "expires_at": expires_at.to_rfc3339(),
-        }),
-        RenewalEvent::LoggedInAgain { id, expires_at } => json!({
-            "event": "logged in again", "id": id.as_str(), "expires_at": expires_at.to_rfc3339(),
-        }),
-        RenewalEvent::AdoptedFromStore { id, expires_at } => json!({
-            "event": "adopted from store", "id": id.as_str(), "expires_at": expires_at.to_rfc3339(),
-        }),
+        RenewalEvent::Renewed { expires_at, .. } => {
+            json!({ "event": "renewed", "expires_at": at(expires_at) })
+        }
+        RenewalEvent::LoggedInAgain { expires_at, .. } => {
+            json!({ "event": "logged in again", "expires_at": at(expires_at) })
+        }
+        RenewalEvent::AdoptedFromStore { expires_at, .. } => {
+            json!({ "event": "adopted from store", "expires_at": at(expires_at) })
+        }
         RenewalEvent::RenewalFailed {
-            id,
             attempt,
             next_attempt_at,
             transient,
-            reason,
+            ..
         } => json!({
             "event": "renewal failed",
-            "id": id.as_str(),
             "attempt": attempt,
-            "next_attempt_at": next_attempt_at.map(|at| at.to_rfc3339()),
+            "next_attempt_at": next(next_attempt_at),
             "transient": transient,
-            "reason": reason,
         }),
-        RenewalEvent::Expired { id } => json!({ "event": "expired", "id": id.as_str() }),
-        RenewalEvent::Rejected { id, reason } => {
-            json!({ "event": "rejected", "id": id.as_str(), "reason": reason })
+        RenewalEvent::Expired { .. } => json!({ "event": "expired" }),
+        RenewalEvent::Rejected { .. } => json!({ "event": "rejected" }),
+        RenewalEvent::ReloginFailed {
+            attempt,
+            next_attempt_at,
+            ..
+        } => json!({
+            "event": "re-login failed",
+            "attempt": attempt,
+            "next_attempt_at": next(next_attempt_at),
+        }),
+        RenewalEvent::NotLoggedInAgain { .. } => json!({ "event": "not logged in again" }),
+        RenewalEvent::Removed { .. } => json!({ "event": "removed" }),
+        RenewalEvent::StoreFailed { will_retry, .. } => {
+            json!({ "event": "store failed", "will_retry": will_retry })
         }
-        RenewalEvent::StoreFailed { id, reason } => {
-            json!({ "event": "store failed", "id": id.as_str(), "reason": reason })
+        RenewalEvent::Persisted { .. } => json!({ "event": "persisted" }),
+        RenewalEvent::ShopPaused { until, .. } => {
+            json!({ "event": "shop paused", "until": at(until) })
         }
-        RenewalEvent::Removed { id } => json!({ "event": "removed", "id": id.as_str() }),
-        RenewalEvent::NotLoggedInAgain { id } => {
-            json!({ "event": "not logged in again", "id": id.as_str() })
-        }
+        RenewalEvent::ShopResumed => json!({ "event": "shop resumed" }),
         RenewalEvent::ClockJump { jump } => {
             json!({ "event": "clock jump", "jump_ms": jump.num_milliseconds() })
         }
         RenewalEvent::ClockSkew { offset } => {
             json!({ "event": "clock skew", "offset_ms": offset.num_milliseconds() })
         }
-        other => json!({ "event": "other", "detail": format!("{other:?}") }),
+        _ => json!({ "event": "other" }),
     };
-    let renewed = matches!(
-        event,
-        RenewalEvent::Renewed { .. } | RenewalEvent::LoggedInAgain { .. }
-    );
-    if let (true, Some(token)) = (renewed, current) {
-        value["fingerprint"] = json!(token.access_token().fingerprint().to_string());
+    value["message"] = json!(event_text(event, current));
+    if let Some(id) = event.id() {
+        value["id"] = json!(id.as_str());
+    }
+    if let Some(error) = event_error(event) {
+        value["error"] = json!(ErrorReport::new(error).to_string());
+        let storefront = error.source_as::<storefront_token::Error>();
+        if let Some(status) = storefront.and_then(storefront_token::Error::status) {
+            value["status"] = json!(status);
+        }
+        if let Some(request_id) = storefront.and_then(storefront_token::Error::request_id) {
+            value["request_id"] = json!(request_id);
+        }
+    }
+    if let Some(fingerprint) = renewed_fingerprint(event, current) {
+        value["fingerprint"] = json!(fingerprint);
     }
     value
+}
+
+/// The failure (exit 3) an event means for a token that has no re-login: it
+/// expired or was rejected.
+fn dead_token(event: &RenewalEvent) -> Option<Failure> {
+    let error: Box<dyn StdError> = match event {
+        RenewalEvent::Rejected { error, .. } => Box::new(error.clone()),
+        RenewalEvent::Expired { .. } => {
+            "the token expired before it could be renewed; log in again".into()
+        }
+        _ => return None,
+    };
+    Some(Failure {
+        code: EXIT_LOG_IN_AGAIN,
+        error,
+    })
 }
 
 async fn run_mock(out: &Output, port: u16, lifetime: Option<Duration>) -> Result<(), Failure> {

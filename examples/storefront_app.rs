@@ -54,9 +54,11 @@ use storefront_token::mock::MockStorefront;
 use storefront_token::renewal::{
     EventError, EventReceiver, MemoryStore, RenewalEngine, RenewalError, RenewalErrorKind,
     RenewalEvent, RenewalHandle, RenewalPolicy, StorefrontRenewer, TokenId, TokenState,
-    TokenStatus, TokenStore,
+    TokenStatus,
 };
-use storefront_token::{CustomerAccessToken, ErrorKind, Password, RetryPolicy, StorefrontClient};
+use storefront_token::{
+    CustomerAccessToken, ErrorKind, ErrorReport, Password, RetryPolicy, StorefrontClient,
+};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "storefront_session";
@@ -218,13 +220,12 @@ fn print_banner(shop: &Shop, port: u16) {
     println!("  curl -b jar -c jar -X POST {url}/logout");
 }
 
-/// What the handlers share: a client for customer requests, the engine that
-/// keeps every session's token alive, and the store it keeps them in.
+/// What the handlers share: a client for customer requests and the engine that
+/// keeps every session's token alive.
 #[derive(Clone)]
 pub struct AppState {
     client: StorefrontClient,
     renewals: RenewalHandle<CustomerAccessToken>,
-    store: Arc<MemoryStore<CustomerAccessToken>>,
 }
 
 impl AppState {
@@ -235,19 +236,16 @@ impl AppState {
         renewer_client: StorefrontClient,
         policy: RenewalPolicy,
     ) -> Result<Self, BoxError> {
-        let store = Arc::new(MemoryStore::new());
-        let renewals = RenewalEngine::builder(StorefrontRenewer::new(renewer_client))
-            .store(Arc::clone(&store))
+        // Sessions live in memory; several replicas of the app would share a
+        // Redis or SQL `TokenStore` here instead.
+        let engine = RenewalEngine::builder(StorefrontRenewer::new(renewer_client))
+            .store(Arc::new(MemoryStore::new()))
             .policy(policy)
-            .build()
-            .start()
-            .await?;
-        tokio::spawn(log_events(renewals.events()));
-        Ok(AppState {
-            client,
-            renewals,
-            store,
-        })
+            .build();
+        // Subscribed before the start, so nothing the start-up emits is missed.
+        tokio::spawn(log_events(engine.events()));
+        let renewals = engine.start().await?;
+        Ok(AppState { client, renewals })
     }
 
     /// The engine keeping the sessions alive.
@@ -266,38 +264,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Logs every renewal event; session ids in events are hashes, never cookies.
+/// Logs every renewal event, one line each (its `Display`, with the whole error
+/// chain), until the engine stops. Session ids in events are hashes, never
+/// cookies.
 async fn log_events(mut events: EventReceiver) {
     loop {
         match events.recv().await {
             Ok(event) => log_event(&event),
             Err(EventError::Lagged(missed)) => tracing::warn!(missed, "missed renewal events"),
-            Err(_) => return,
+            Err(EventError::Closed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "renewal events ended");
+                return;
+            }
         }
     }
 }
 
 fn log_event(event: &RenewalEvent) {
     match event {
-        RenewalEvent::Renewed { id, expires_at } => {
-            tracing::info!(session = %id, %expires_at, "session token renewed");
-        }
-        RenewalEvent::RenewalFailed {
-            id,
-            attempt,
-            next_attempt_at,
-            transient,
-            reason,
-        } => tracing::warn!(
-            session = %id, attempt, ?next_attempt_at, transient, reason, "renewal failed"
-        ),
-        RenewalEvent::Expired { id } => {
-            tracing::warn!(session = %id, "session token expired; the customer must log in again");
-        }
-        RenewalEvent::Rejected { id, reason } => {
-            tracing::warn!(session = %id, reason, "session token rejected; the customer must log in again");
-        }
-        other => tracing::info!(event = ?other, "renewal event"),
+        RenewalEvent::RenewalFailed { .. }
+        | RenewalEvent::Expired { .. }
+        | RenewalEvent::Rejected { .. }
+        | RenewalEvent::ReloginFailed { .. }
+        | RenewalEvent::NotLoggedInAgain { .. }
+        | RenewalEvent::StoreFailed { .. }
+        | RenewalEvent::ShopPaused { .. }
+        | RenewalEvent::ClockJump { .. }
+        | RenewalEvent::ClockSkew { .. } => tracing::warn!("session {event}"),
+        _ => tracing::info!("session {event}"),
     }
 }
 
@@ -379,7 +374,7 @@ impl ApiError {
         if error.must_log_in_again() {
             return Self::unauthorized("your session has ended; log in again");
         }
-        tracing::warn!(error = %error_chain(error), "storefront request failed");
+        tracing::warn!(error = %ErrorReport::new(error), "storefront request failed");
         if error.is_transient() {
             Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -404,7 +399,7 @@ impl ApiError {
                 Self::unauthorized("your session has ended; log in again")
             }
             _ => {
-                tracing::error!(%error, "renewal engine error");
+                tracing::error!(error = %ErrorReport::new(error), "renewal engine error");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "sessions are unavailable; try again",
@@ -413,6 +408,7 @@ impl ApiError {
         }
     }
 
+    /// An internal failure: logged, and told to the customer as `what`.
     fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %error, "{what}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, what)
@@ -423,17 +419,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": self.message }))).into_response()
     }
-}
-
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A login form.
@@ -545,7 +530,7 @@ async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Valu
 /// Stops renewing a session's token and deletes it from the store.
 async fn forget(app: &AppState, id: &TokenId) {
     if let Err(error) = app.renewals.remove(id).await {
-        tracing::warn!(session = %id, %error, "could not forget the session");
+        tracing::warn!(session = %id, error = %ErrorReport::new(&error), "could not forget the session");
     }
 }
 
@@ -581,27 +566,20 @@ async fn revoke(app: &AppState, id: &TokenId, status: &TokenStatus<CustomerAcces
         Ok(()) => {}
         Err(error) if error.must_log_in_again() => {} // already dead
         Err(error) => {
-            tracing::warn!(session = %id, error = %error_chain(&error), "could not revoke the token");
+            tracing::warn!(session = %id, error = %ErrorReport::new(&error), "could not revoke the token");
         }
     }
 }
 
 /// `GET /sessions`: every session's state and schedule, for debugging.
-async fn sessions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let stored = app
-        .store
-        .load_all()
-        .await
-        .map_err(|error| ApiError::internal("could not read the session store", &error))?;
-    let mut ids: Vec<TokenId> = stored.into_iter().map(|(id, _)| id).collect();
-    ids.sort();
-    let mut list = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(status) = app.renewals.status(&id).await {
-            list.push(session_json(&id, &status));
-        }
-    }
-    Ok(Json(json!({ "count": list.len(), "sessions": list })))
+async fn sessions(State(app): State<AppState>) -> Json<Value> {
+    let mut all = app.renewals.snapshot().await;
+    all.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let list: Vec<Value> = all
+        .iter()
+        .map(|(id, status)| session_json(id, status))
+        .collect();
+    Json(json!({ "count": list.len(), "sessions": list }))
 }
 
 fn session_json(id: &TokenId, status: &TokenStatus<CustomerAccessToken>) -> Value {

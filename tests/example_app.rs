@@ -1,5 +1,6 @@
 //! Drives `examples/storefront_app.rs`'s router without a socket: log in (form
-//! and JSON), read `/me` with the session cookie, list `/sessions`, log out.
+//! and JSON), read `/me` with the session cookie, list `/sessions`, log out; and
+//! a session whose token the shop revoked ends with a 401.
 
 #[allow(dead_code)]
 #[path = "../examples/storefront_app.rs"]
@@ -125,6 +126,48 @@ async fn login_me_sessions_logout() -> TestResult {
     let (status, _, _) = send(&router, get("/me", Some(&cookie))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(state.renewals().len().await, 1);
+
+    state.renewals().shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_session_ends() -> TestResult {
+    let shop = app::Shop::Mock(app::Shop::start_mock(Duration::from_secs(3600)).await?);
+    let client = shop.client(RetryPolicy::never())?;
+    let state = app::AppState::start(
+        client.clone(),
+        shop.client(RetryPolicy::never())?,
+        RenewalPolicy::default(),
+    )
+    .await?;
+    let router = app::router(state.clone());
+    let json_login = format!(
+        r#"{{"email":"{}","password":"{}"}}"#,
+        app::DEMO_EMAIL,
+        app::DEMO_PASSWORD
+    );
+    let login = post("/login", "application/json", &json_login, None);
+    let (status, cookie, _) = send(&router, login).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+
+    // The shop revokes the session's token behind the app's back.
+    let sessions = state.renewals().snapshot().await;
+    let [(_, session)] = sessions.as_slice() else {
+        return Err(format!("one session expected, got {}", sessions.len()).into());
+    };
+    client
+        .delete_token(session.credential().access_token())
+        .await?;
+
+    let (status, _, body) = send(&router, get("/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .is_some_and(|error| error.contains("log in again")));
+    let (_, _, body) = send(&router, get("/sessions", None)).await;
+    assert_eq!(body["count"], 0, "the session was forgotten: {body}");
 
     state.renewals().shutdown().await;
     Ok(())

@@ -1,28 +1,39 @@
 //! Sentinel test: a customer token, a password and a storefront private token
 //! never surface in logs (at TRACE, every crate), `Debug` of the client, tokens
-//! and errors, or error messages and their sources.
+//! and errors, or error messages and their sources; nor through the renewal
+//! engine: its builder, engine, handle, keeper, statuses, errors and events
+//! (`Display` and `Debug`), also for a credential that does not redact itself.
 //!
 //! One test in this binary, because it installs the global `tracing` subscriber.
 
 mod common;
 
-use std::error::Error as _;
+use std::collections::BTreeSet;
+use std::error::Error as StdError;
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use common::{Captured, EMAIL, NAME};
 use storefront_token::mock::{Fault, MockStorefront};
-use storefront_token::renewal::{StorefrontRenewer, TokenKeeper};
+use storefront_token::renewal::{
+    EventReceiver, ReloginError, Renewable, RenewalEngine, RenewalError, RenewalEvent,
+    StorefrontRenewer, TokenId, TokenKeeper,
+};
 use storefront_token::{
-    AccessToken, ErrorReport, Password, PrivateToken, RetryPolicy, StorefrontClient,
+    AccessToken, CustomerAccessToken, ErrorReport, Password, PrivateToken, RetryPolicy,
+    StorefrontClient,
 };
 
 const PASSWORD_SENTINEL: &str = "PASSWORD-SENTINEL-51f0c2";
 const PRIVATE_SENTINEL: &str = "PRIVATE-SENTINEL-93ab7e";
 const TOKEN_SENTINEL: &str = "TOKEN-SENTINEL-c0ffee";
 
+/// How long the engine's events may take to arrive.
+const EVENTS_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Every text an error offers: Display, Debug, the one-line report, and each
 /// source's Display and Debug.
-fn error_texts(error: &storefront_token::Error) -> Vec<String> {
+fn error_texts(error: &(dyn StdError + 'static)) -> Vec<String> {
     let mut texts = vec![
         error.to_string(),
         format!("{error:?}"),
@@ -36,6 +47,82 @@ fn error_texts(error: &storefront_token::Error) -> Vec<String> {
         source = cause.source();
     }
     texts
+}
+
+/// Every text an event offers: Display, Debug, and its error's texts.
+fn event_texts(event: &RenewalEvent) -> Vec<String> {
+    let mut texts = vec![
+        event.to_string(),
+        format!("{event:?}"),
+        format!("{event:#?}"),
+    ];
+    let error: Option<&RenewalError> = match event {
+        RenewalEvent::RenewalFailed { error, .. }
+        | RenewalEvent::Rejected { error, .. }
+        | RenewalEvent::ReloginFailed { error, .. }
+        | RenewalEvent::StoreFailed { error, .. }
+        | RenewalEvent::ShopPaused { error, .. } => Some(error),
+        RenewalEvent::NotLoggedInAgain { error, .. } => error.as_ref(),
+        _ => None,
+    };
+    if let Some(error) = error {
+        texts.extend(error_texts(error));
+    }
+    texts
+}
+
+/// Receives events, keeping their texts and variants, until a `wanted` one has
+/// been seen.
+async fn wait_for(
+    events: &mut EventReceiver,
+    wanted: &str,
+    seen: &mut BTreeSet<String>,
+    texts: &mut Vec<String>,
+) -> Result<(), String> {
+    let received = tokio::time::timeout(EVENTS_TIMEOUT, async {
+        while !seen.contains(wanted) {
+            let event = events.recv().await.map_err(|error| error.to_string())?;
+            seen.insert(variant(&event));
+            texts.extend(event_texts(&event));
+        }
+        Ok(())
+    })
+    .await;
+    match received {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "no {wanted} event within {EVENTS_TIMEOUT:?}; seen: {seen:?}"
+        )),
+    }
+}
+
+/// The name of an event's variant, to check which ones were seen.
+fn variant(event: &RenewalEvent) -> String {
+    let debug = format!("{event:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A credential that does not redact itself (a plain `String`), renewed as is:
+/// the keeper and the engine must not print it either.
+struct PlainRenewer {
+    expires_at: DateTime<Utc>,
+}
+
+impl Renewable for PlainRenewer {
+    type Credential = String;
+    type Error = std::io::Error;
+
+    fn expires_at(&self, _credential: &String) -> DateTime<Utc> {
+        self.expires_at
+    }
+
+    async fn renew(&self, credential: &String) -> Result<String, std::io::Error> {
+        Ok(credential.clone())
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -102,9 +189,92 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
     texts.push(format!("{keeper:?}"));
     texts.push(format!("{:?}", keeper.status().await));
     while let Ok(Some(event)) = keeper_events.try_recv() {
-        texts.push(format!("{event:?}"));
+        texts.extend(event_texts(&event));
     }
     keeper.shutdown().await;
+
+    // A keeper of a credential that prints itself in `Debug` still does not.
+    let plain = format!("{TOKEN_SENTINEL}-plain");
+    let plain_renewer = PlainRenewer {
+        expires_at: Utc::now() + TimeDelta::hours(1),
+    };
+    let plain_engine = RenewalEngine::builder(plain_renewer).build();
+    texts.push(format!("{plain_engine:?}"));
+    let plain_keeper = TokenKeeper::start_with(plain_engine, plain.clone()).await?;
+    assert_eq!(plain_keeper.current().as_deref(), Some(plain.as_str()));
+    texts.push(format!("{plain_keeper:?}"));
+    texts.push(format!("{plain_keeper:#?}"));
+    texts.push(format!("{:?}", plain_keeper.status().await));
+    plain_keeper.shutdown().await;
+
+    // The renewal engine, failing every way a renewal can: a token the server
+    // rejects (its message echoes the token sent), a re-login refused (a wrong
+    // password, through `?` on `create_token`), a transient failure, and the shop
+    // refusing every token. Its builder, engine, handle, statuses, snapshot,
+    // errors and events print none of the secrets involved.
+    let relogin_client = client.clone();
+    let builder = RenewalEngine::builder(StorefrontRenewer::new(client.clone())).relogin(
+        move |_id: TokenId| {
+            let client = relogin_client.clone();
+            async move {
+                let wrong = Password::new(format!("{PASSWORD_SENTINEL}-wrong"));
+                Ok(client.create_token(EMAIL, &wrong).await?)
+            }
+        },
+    );
+    texts.push(format!("{builder:?}"));
+    let engine = builder.build();
+    texts.push(format!("{engine:?}"));
+    let mut engine_events = engine.events();
+    let renewals = engine.start().await?;
+    texts.push(format!("{renewals:?}"));
+
+    let rejected = TokenId::new("rejected");
+    let failing = TokenId::new("failing");
+    let paused = TokenId::new("paused");
+    let sent = CustomerAccessToken::new(
+        AccessToken::new(TOKEN_SENTINEL),
+        Utc::now() + TimeDelta::hours(1),
+    );
+    renewals.add(rejected.clone(), sent, None).await?;
+    for id in [&failing, &paused] {
+        let token = client
+            .create_token(EMAIL, &Password::new(PASSWORD_SENTINEL))
+            .await?;
+        real_tokens.push(token.access_token().expose_secret().to_owned());
+        renewals.add(id.clone(), token, None).await?;
+    }
+    texts.push(format!("{:?}", renewals.status(&failing).await));
+    texts.push(format!("{:#?}", renewals.snapshot().await));
+
+    // Each failure is awaited to its last event before the next: a re-login
+    // waits while the shop is paused.
+    let mut engine_errors = vec![renewals.renew_now(&rejected).await.err()];
+    let mut seen = BTreeSet::new();
+    for wanted in ["Rejected", "NotLoggedInAgain"] {
+        wait_for(&mut engine_events, wanted, &mut seen, &mut texts).await?;
+    }
+    shop.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        2,
+    );
+    engine_errors.push(renewals.renew_now(&failing).await.err());
+    shop.clear_faults();
+    wait_for(&mut engine_events, "RenewalFailed", &mut seen, &mut texts).await?;
+    shop.set_customer_scope_denied(true);
+    engine_errors.push(renewals.renew_now(&paused).await.err());
+    shop.set_customer_scope_denied(false);
+    wait_for(&mut engine_events, "ShopPaused", &mut seen, &mut texts).await?;
+    for error in engine_errors {
+        let error = error.ok_or("a renewal that should fail succeeded")?;
+        texts.push(format!("{error:#?}"));
+        texts.extend(error_texts(&error));
+    }
+    texts.push(format!("{:#?}", renewals.snapshot().await));
+    renewals.shutdown().await;
 
     // Every operation, failing in each layer, with the sentinel token sent.
     let sentinel = AccessToken::new(TOKEN_SENTINEL);
@@ -145,6 +315,16 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
         let error = error.ok_or("an operation that should fail succeeded")?;
         texts.extend(error_texts(&error));
     }
+    // A refused login as `?` in a re-login hook converts it: given up, not retried.
+    let refused = client
+        .create_token(EMAIL, &Password::new(format!("{PASSWORD_SENTINEL}-wrong")))
+        .await
+        .err()
+        .ok_or("a wrong password was accepted")?;
+    let relogin = ReloginError::from(refused);
+    assert!(!relogin.will_retry(), "a refused login is not retried");
+    texts.push(format!("{relogin:?}"));
+    texts.extend(error_texts(&relogin));
 
     let logs = captured.text();
     assert!(
