@@ -510,9 +510,8 @@ async fn d7_events_close_at_shutdown_and_none_are_lost_at_start() -> TestResult 
     handle.shutdown().await;
     let ended = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            match late.recv().await {
-                Err(EventError::Closed) => return true,
-                Err(_) | Ok(_) => {}
+            if let Err(EventError::Closed) = late.recv().await {
+                return true;
             }
         }
     })

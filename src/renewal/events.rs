@@ -30,7 +30,10 @@ pub enum RenewalEvent {
         attempt: u32,
         /// When the next attempt is due (server time); `None` if none will be made.
         next_attempt_at: Option<DateTime<Utc>>,
-        /// Whether the failure may pass (`false`: the token was rejected).
+        /// Whether the failure may pass: `false` only when the token was rejected
+        /// (a [`Rejected`](Self::Rejected) event follows). A shop-level refusal
+        /// is transient for the token, and [`ShopPaused`](Self::ShopPaused) says
+        /// the shop is paused.
         transient: bool,
         /// What went wrong; its `source()` is the renewer's typed error.
         error: RenewalError,
@@ -154,6 +157,15 @@ impl RenewalEvent {
     }
 }
 
+/// What went wrong, for an event line that already says what it means: the
+/// error's sources, or the error itself when it has none.
+fn cause(error: &RenewalError) -> ErrorReport<'_> {
+    match std::error::Error::source(error) {
+        Some(source) => ErrorReport::new(source),
+        None => cause(error),
+    }
+}
+
 fn next(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "no retry".to_owned(), |at| format!("next attempt {at}"))
 }
@@ -173,11 +185,11 @@ impl fmt::Display for RenewalEvent {
                 "{id}: renewal attempt {attempt} failed ({}; {}): {}",
                 if *transient { "transient" } else { "permanent" },
                 next(*next_attempt_at),
-                ErrorReport::new(error)
+                cause(error)
             ),
             Self::Expired { id } => write!(f, "{id}: expired; log in again"),
             Self::Rejected { id, error } => {
-                write!(f, "{id}: rejected; log in again: {}", ErrorReport::new(error))
+                write!(f, "{id}: rejected; log in again: {}", cause(error))
             }
             Self::LoggedInAgain { id, expires_at } => {
                 write!(f, "{id}: logged in again, valid until {expires_at}")
@@ -191,13 +203,13 @@ impl fmt::Display for RenewalEvent {
                 f,
                 "{id}: re-login attempt {attempt} failed ({}): {}",
                 next(*next_attempt_at),
-                ErrorReport::new(error)
+                cause(error)
             ),
             Self::NotLoggedInAgain { id, error: None } => write!(f, "{id}: not logged in again"),
             Self::NotLoggedInAgain {
                 id,
                 error: Some(error),
-            } => write!(f, "{id}: not logged in again: {}", ErrorReport::new(error)),
+            } => write!(f, "{id}: not logged in again: {}", cause(error)),
             Self::AdoptedFromStore { id, expires_at } => {
                 write!(f, "{id}: adopted from the store, valid until {expires_at}")
             }
@@ -211,13 +223,13 @@ impl fmt::Display for RenewalEvent {
                     write!(f, "{id}: ")?;
                 }
                 let retry = if *will_retry { "; retrying" } else { "" };
-                write!(f, "store failed{retry}: {}", ErrorReport::new(error))
+                write!(f, "store failed{retry}: {}", cause(error))
             }
             Self::Persisted { id } => write!(f, "{id}: stored after earlier failures"),
             Self::ShopPaused { until, error } => write!(
                 f,
                 "shop refuses renewals; paused until {until}: {}",
-                ErrorReport::new(error)
+                cause(error)
             ),
             Self::ShopResumed => f.write_str("shop accepts renewals again"),
             Self::ClockJump { jump } => write!(

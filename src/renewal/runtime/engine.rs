@@ -122,7 +122,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngineBuilder<R, S> {
     /// (for a Storefront token, from `customerAccessTokenCreate`), or a
     /// [`ReloginError`] saying whether to try again later
     /// ([`ReloginError::retry_later`]; a Storefront [`Error`](crate::Error)
-    /// converts with `?`, transient ones retried) or to give up.
+    /// converts with `?`, transient ones retried) or to give up. A re-login is a
+    /// request to the shop too: it starts under the rate limit (with at least one
+    /// start in five while renewals are due) and waits while the shop is paused.
     pub fn relogin<F, Fut>(mut self, relogin: F) -> Self
     where
         F: Fn(TokenId) -> Fut + Send + Sync + 'static,
