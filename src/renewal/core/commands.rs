@@ -185,6 +185,27 @@ impl<C: Clone, W> Machine<C, W> {
         self.reply(reply, reply_with);
     }
 
+    /// A job handed out but never run (the engine stopped before a worker took
+    /// it): its token goes back to waiting, and whoever waits on it hears
+    /// `Stopped`.
+    pub(crate) fn cancel(&mut self, job: Job<C>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Tag::Token { slot, generation } = job.tag else {
+            return;
+        };
+        let Some(entry) = self.schedule.entry(slot) else {
+            return;
+        };
+        if entry.generation != generation {
+            return;
+        }
+        if matches!(entry.phase, Phase::Renewing | Phase::Writing) {
+            let due_ms = entry.due_ms;
+            self.schedule.schedule(slot, due_ms);
+        }
+        self.answer(slot, &Err(RenewalError::new(RenewalErrorKind::Stopped)));
+    }
+
     /// Starts nothing new from now on; answers everyone queued.
     fn shutdown(&mut self) {
         if self.stopping {

@@ -152,7 +152,15 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
     }
 
     /// Moves what may start now into the ready queue and wakes that many workers.
+    /// Once the engine is stopping, jobs nobody has taken are cancelled instead:
+    /// nothing starts after shutdown.
     pub(crate) fn make_ready(&self, state: &mut State<C>, now: Now) {
+        if state.core.is_stopping() {
+            for job in std::mem::take(&mut state.ready) {
+                state.core.cancel(job);
+            }
+            return;
+        }
         while let Some(job) = state.core.poll_job(now) {
             state.ready.push_back(job);
             self.work_ready.notify_one();
@@ -230,6 +238,8 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
     /// workers leave, `shutdown` callers return.
     pub(crate) fn finish(&self) {
         let mut state = self.lock();
+        // Whoever still waits (on a handle kept after the stop) hears `Stopped`.
+        state.core.abandon();
         state.events = None;
         for (_, sender) in state.watchers.drain() {
             sender.send_replace(None);

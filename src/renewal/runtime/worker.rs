@@ -115,6 +115,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         if let Some((tag, outcome)) = finished {
             state.core.outcome(now, tag, outcome);
         }
+        if state.core.is_stopping() {
+            self.shared.make_ready(&mut state, now); // cancels what nobody took
+        }
         let job = match state.ready.pop_front() {
             Some(job) => Some(job),
             None => state.core.poll_job(now),
