@@ -204,7 +204,11 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             })
             .collect();
         let shared = Arc::new(Shared::new(
-            Machine::new(self.policy.clone(), self.relogin.is_some(), now_at(&*self.clock, epoch)),
+            Machine::new(
+                self.policy.clone(),
+                self.relogin.is_some(),
+                now_at(&*self.clock, epoch),
+            ),
             self.events,
             Arc::clone(&self.clock),
             epoch,
@@ -240,5 +244,63 @@ fn now_at(clock: &dyn Clock, epoch: Instant) -> crate::renewal::core::Now {
     crate::renewal::core::Now {
         wall_ms: clock.now().timestamp_millis(),
         mono_us: u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use super::RenewalEngine;
+    use crate::renewal::{Renewable, TokenId};
+
+    /// Renews in-process: a day more each time.
+    struct DayMore;
+
+    impl Renewable for DayMore {
+        type Credential = DateTime<Utc>;
+        type Error = std::io::Error;
+
+        fn expires_at(&self, credential: &DateTime<Utc>) -> DateTime<Utc> {
+            *credential
+        }
+
+        async fn renew(&self, credential: &DateTime<Utc>) -> Result<DateTime<Utc>, Self::Error> {
+            Ok(*credential + TimeDelta::days(1))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_channel_goes_with_its_last_receiver() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let handle = RenewalEngine::builder(DayMore).build().start().await?;
+        let ids: Vec<TokenId> = (0..10).map(|n| TokenId::new(format!("t{n}"))).collect();
+        for id in &ids {
+            handle
+                .add(id.clone(), Utc::now() + TimeDelta::days(1), None)
+                .await?;
+        }
+        let receivers: Vec<_> = {
+            let mut receivers = Vec::new();
+            for id in &ids {
+                receivers.push(handle.watch(id).await.ok_or("held")?);
+            }
+            receivers
+        };
+        let kept = handle.watch(&ids[0]).await.ok_or("held")?;
+        assert_eq!(handle.shared.watchers(), 10);
+        drop(receivers);
+        // The next publish finds nobody listening to nine of them, and the
+        // driver's sweep drops channels that are never published to.
+        for id in &ids {
+            tokio::time::sleep(Duration::from_secs(11)).await;
+            handle.renew_now(id).await?;
+        }
+        assert_eq!(handle.shared.watchers(), 1, "only the one still received");
+        assert!(kept.has_changed()?);
+        handle.shutdown().await;
+        Ok(())
     }
 }

@@ -76,6 +76,9 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
         credential: C,
         issued_at: Option<DateTime<Utc>>,
     ) -> Result<(), RenewalError> {
+        if *self.shared.stopped.borrow() {
+            return Err(stopped());
+        }
         let issued_at = issued_at.unwrap_or_else(|| self.server_now());
         let expires_at = self.backend.expires_at(&credential);
         if expires_at <= self.server_now() {
@@ -96,23 +99,33 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
         }
     }
 
-    /// Stops renewing `id` and deletes it from the store (a logout). Other
+    /// Deletes `id` from the store and stops renewing it (a logout). Other
     /// replicas stop serving it within the reconcile interval, or at once if
     /// their renewal finds it gone.
     ///
     /// # Errors
     ///
-    /// [`RenewalErrorKind::Store`] if the store refuses the delete (the token is
-    /// forgotten here all the same).
+    /// [`RenewalErrorKind::Store`] if the store refuses the delete. The token is
+    /// forgotten here all the same, but it is still stored, and replicas
+    /// (this one included, when it reconciles) may pick it up again: retry.
     pub async fn remove(&self, id: &TokenId) -> Result<(), RenewalError> {
+        // The store first: a reconciling pass or a read-through running meanwhile
+        // then finds nothing to bring back.
+        let deleted = self.backend.delete(id).await;
         self.shared.command(Command::Forget { id: id.clone() });
-        self.backend.delete(id).await
+        deleted
     }
 
     /// The token held here under `id` and its schedule; `None` if none is held
     /// (or the engine has stopped).
     pub async fn status(&self, id: &TokenId) -> Option<TokenStatus<C>> {
-        match self.ask(|reply| Command::Status { id: id.clone(), reply }).await {
+        match self
+            .ask(|reply| Command::Status {
+                id: id.clone(),
+                reply,
+            })
+            .await
+        {
             Ok(Reply::Status(status)) => status,
             _ => None,
         }
@@ -137,8 +150,11 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
     /// [`RenewalErrorKind::Rejected`], [`RenewalErrorKind::Store`] (reading
     /// through), [`RenewalErrorKind::Busy`], or [`RenewalErrorKind::Stopped`].
     pub async fn valid(&self, id: &TokenId) -> Result<C, RenewalError> {
-        self.credential(|reply| Command::Valid { id: id.clone(), reply })
-            .await
+        self.credential(|reply| Command::Valid {
+            id: id.clone(),
+            reply,
+        })
+        .await
     }
 
     /// Renews `id` now and returns the renewed credential. It joins a renewal
@@ -156,8 +172,11 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
     /// [`RenewalErrorKind::NotFound`], [`RenewalErrorKind::Busy`] (too many
     /// queued), [`RenewalErrorKind::Stopped`].
     pub async fn renew_now(&self, id: &TokenId) -> Result<C, RenewalError> {
-        self.credential(|reply| Command::RenewNow { id: id.clone(), reply })
-            .await
+        self.credential(|reply| Command::RenewNow {
+            id: id.clone(),
+            reply,
+        })
+        .await
     }
 
     /// A channel that always holds the current credential of `id`: `None` at

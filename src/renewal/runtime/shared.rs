@@ -19,10 +19,7 @@ use crate::Clock;
 /// wants a receiver.
 pub(crate) enum Waiter<C> {
     Reply(oneshot::Sender<Reply<C>>),
-    Watch(
-        TokenId,
-        oneshot::Sender<Option<watch::Receiver<Option<C>>>>,
-    ),
+    Watch(TokenId, oneshot::Sender<Option<watch::Receiver<Option<C>>>>),
 }
 
 pub(crate) type Core<C> = Machine<C, Waiter<C>>;
@@ -216,6 +213,12 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 state.core.command(now, Command::Unwatched { id });
             }
         }
+    }
+
+    /// How many watch channels are kept (for tests of memory).
+    #[cfg(test)]
+    pub(crate) fn watchers(&self) -> usize {
+        self.lock().watchers.len()
     }
 
     /// Drops the watch channels nobody listens to any more.
