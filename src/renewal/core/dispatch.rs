@@ -71,7 +71,8 @@ impl<C: Clone, W> Machine<C, W> {
                 self.schedule.schedule(slot, at);
             } else if entry.last_attempt_us != 0 && since_attempt < gap {
                 let wait = i64::try_from((gap - since_attempt).div_ceil(1_000)).unwrap_or(i64::MAX);
-                let at = server_now.saturating_add(wait.max(1));
+                // By its expiry at the latest, to be reported when it comes.
+                let at = server_now.saturating_add(wait.max(1)).min(entry.expires_ms);
                 self.schedule.schedule(slot, at);
             } else {
                 return Some(slot);
@@ -141,6 +142,31 @@ impl<C: Clone, W> Machine<C, W> {
         None
     }
 
+    /// Expires the `renew_now` requests that expired while queued (the breaker
+    /// holds them back; they are not in the schedule), and drops those no longer
+    /// wanted.
+    pub(super) fn expire_queued(&mut self, now: Now) {
+        let server_now = self.server_ms(now);
+        let mut expired = Vec::new();
+        let schedule = &self.schedule;
+        self.urgent.retain(|&(slot, generation)| {
+            let Some(entry) = schedule.entry(slot) else {
+                return false;
+            };
+            if entry.generation != generation || entry.phase != Phase::Queued {
+                return false;
+            }
+            if entry.expires_ms <= server_now {
+                expired.push(slot);
+                return false;
+            }
+            true
+        });
+        for slot in expired {
+            self.kill(slot, false, None);
+        }
+    }
+
     pub(super) fn queue_relogin(&mut self, slot: Slot) {
         if let Some(entry) = self.schedule.entry(slot) {
             self.relogins.push_back((slot, entry.generation));
@@ -181,7 +207,10 @@ impl<C: Clone, W> Machine<C, W> {
                 entry.version == version
                     && entry.has(flags::PENDING_WRITE)
                     && entry.phase == Phase::Waiting
-            });
+            }) && self
+                .write_attempts
+                .get(&slot)
+                .is_some_and(|&(_, due_us)| due_us == at_us);
             if !wanted {
                 continue;
             }
@@ -211,14 +240,15 @@ impl<C: Clone, W> Machine<C, W> {
         let Some(entry) = self.schedule.entry(slot) else {
             return;
         };
-        let attempt = self.write_attempts.entry(slot).or_insert(0);
-        *attempt = attempt.saturating_add(1);
-        let attempt = *attempt;
+        let attempt = self.write_attempts.get(&slot).map_or(0, |&(n, _)| n);
+        let attempt = attempt.saturating_add(1);
         let remaining = ms_to_us(entry.expires_ms.saturating_sub(self.server_ms(self.now)));
         let delay = self
             .policy
             .retry_delay(attempt, std::time::Duration::from_micros(remaining));
         let at = self.now.mono_us.saturating_add(micros(delay));
+        // One retry per token: a retry queued before this one is now stale.
+        self.write_attempts.insert(slot, (attempt, at));
         self.writes
             .push(Reverse((at, slot, entry.version)));
     }

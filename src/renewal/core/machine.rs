@@ -61,9 +61,14 @@ pub(crate) struct Machine<C, W> {
     pub(super) store_jobs: VecDeque<Job<C>>,
     /// Read-throughs under way, with who waits for each.
     pub(super) loading: HashMap<TokenId, Vec<(W, Want)>>,
+    /// Dead tokens dropped here, by the version whose delete from the store
+    /// may not have landed yet: a read of it is not held again. Cleared when a
+    /// read or the reconciling pass finds it gone or replaced.
+    pub(super) deleting: HashMap<TokenId, u64>,
     pub(super) writes: BinaryHeap<WriteRetry>,
-    /// Failed writes in a row, per token with a write pending.
-    pub(super) write_attempts: HashMap<Slot, u32>,
+    /// Failed writes in a row, per token with a write pending, and when its one
+    /// retry is due (older retries in `writes` are stale).
+    pub(super) write_attempts: HashMap<Slot, (u32, u64)>,
     pub(super) outputs: VecDeque<Output<C, W>>,
     pub(super) breaker: Breaker,
     pub(super) in_flight: usize,
@@ -97,6 +102,7 @@ impl<C: Clone, W> Machine<C, W> {
             relogins: VecDeque::new(),
             store_jobs: VecDeque::new(),
             loading: HashMap::new(),
+            deleting: HashMap::new(),
             writes: BinaryHeap::new(),
             write_attempts: HashMap::new(),
             outputs: VecDeque::new(),
@@ -173,6 +179,7 @@ impl<C: Clone, W> Machine<C, W> {
                 work: super::messages::Work::Reconcile,
             });
         }
+        self.expire_queued(now);
         let _ = self.settle_due(now);
     }
 
@@ -202,7 +209,13 @@ impl<C: Clone, W> Machine<C, W> {
         }
         let now = self.now;
         let server_now = self.server_ms(now);
-        let mut at = self.next_reconcile_us;
+        // While the reconciling pass is out, its answer sets the next one: its
+        // past due time would wake the driver every timer tick until then.
+        let mut at = if self.reconciling {
+            u64::MAX
+        } else {
+            self.next_reconcile_us
+        };
         if let Some(Reverse((write_at, ..))) = self.writes.peek() {
             at = at.min(*write_at);
         }
@@ -249,7 +262,9 @@ impl<C: Clone, W> Machine<C, W> {
         DateTime::from_timestamp_millis(ms).unwrap_or_default()
     }
 
-    /// When a token should be renewed, by the policy.
+    /// When a token should be renewed, by the policy; never after it expires
+    /// (an `issued_at` stamped by a replica whose clock was ahead can be later
+    /// than the expiry, and the policy never renews before `issued_at`).
     pub(super) fn renew_at(&self, id: &TokenId, token: &Stored<C>) -> i64 {
         self.policy
             .renew_at(
@@ -258,6 +273,7 @@ impl<C: Clone, W> Machine<C, W> {
                 Self::at(token.fresh.expires_ms),
             )
             .timestamp_millis()
+            .min(token.fresh.expires_ms)
     }
 
     fn look_at_the_clock(&mut self, now: Now) {

@@ -293,7 +293,10 @@ impl<C: Clone, W> Machine<C, W> {
                 Some(slot)
             }
             (Some(token), None) if !self.stopping => self.hold(id, token),
-            (None, slot) => slot,
+            (None, slot) => {
+                self.deleting.remove(&id);
+                slot
+            }
             (Some(_), None) => None,
         };
         for (reply, want) in waiting {
@@ -328,7 +331,13 @@ impl<C: Clone, W> Machine<C, W> {
             Err(error) => return self.store_failed(None, true, error),
         };
         let mut seen = vec![false; self.schedule.slot_bound()];
+        let mut deleting = std::mem::take(&mut self.deleting);
         for (id, version) in stored {
+            // A dead token still stored: kept in mind, not read again.
+            if let Some(dead) = deleting.remove(&id).filter(|&dead| dead == version) {
+                self.deleting.insert(id, dead);
+                continue;
+            }
             match self.schedule.slot_of(&id) {
                 Some(slot) => {
                     if let Some(flag) = seen.get_mut(slot as usize) {

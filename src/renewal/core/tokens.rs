@@ -15,6 +15,11 @@ impl<C: Clone, W> Machine<C, W> {
         if token.fresh.expires_ms <= self.server_ms(self.now) {
             return None;
         }
+        // Dead here and being deleted: read back before the delete landed.
+        if self.deleting.get(&id) == Some(&token.version) {
+            return None;
+        }
+        self.deleting.remove(&id);
         if let Some(slot) = self.schedule.slot_of(&id) {
             let newer_held = self
                 .schedule
@@ -53,9 +58,11 @@ impl<C: Clone, W> Machine<C, W> {
         self.schedule.schedule(slot, due);
         self.publish(slot);
         // Copies only for those listening: most tokens have neither a watcher
-        // nor a waiter.
+        // nor a waiter. One already expired (adopted from the store, say) is
+        // not handed out: its end answers the waiters.
         if self.waiters.contains_key(&slot) {
-            if let Some(credential) = self.schedule.entry(slot).map(|e| e.credential.clone()) {
+            let servable = self.schedule.entry(slot).filter(|e| self.servable(e));
+            if let Some(credential) = servable.map(|e| e.credential.clone()) {
                 self.answer(slot, &Ok(credential));
             }
         }
@@ -153,6 +160,7 @@ impl<C: Clone, W> Machine<C, W> {
             self.outputs.push_back(Output::Unwatch { id: id.clone() });
         }
         if let Some(version) = delete {
+            self.deleting.insert(id.clone(), version);
             self.store_jobs.push_back(Job {
                 tag: Tag::Store,
                 work: Work::Delete { id, version },
