@@ -13,8 +13,10 @@
 //! 2. at most one leased renewal mutation in flight per token (per login)
 //!    across replicas. Not counted: a renewal sent without a lease (when the
 //!    store could not grant one near expiry: the documented exception), and
-//!    one whose lease another writer's put released (the protocol releases any
-//!    lease on a write; a replica's retried write can do that);
+//!    one whose lease was released under it: by another writer's put (the
+//!    protocol releases any lease on a write; a replica's retried write can do
+//!    that), or by the same replica's earlier renewal of the token, made moot
+//!    by a new login and failing later (leases are per token and replica);
 //! 3. no credential served (a `Credential`/`Watch` answer, a `Publish`) that has
 //!    expired in the replica's server time, that this replica was told was
 //!    refused, that its own renewal rotated away, or that a new login it holds
@@ -132,6 +134,10 @@ enum Action {
         pick: u8,
         fault: Fault,
     },
+    Unwatched {
+        r: u8,
+        id: u8,
+    },
     Shutdown {
         r: u8,
     },
@@ -146,8 +152,9 @@ struct Case {
     can_relogin: bool,
     /// Wall clock minus server clock, at the start.
     skew_ms: i64,
-    /// Tokens stored (and loaded by every replica) before the start.
-    preload: bool,
+    /// Tokens stored (and loaded by every replica) before the start, this old
+    /// (percent of their lifetime: past 100, expired at the start).
+    preload: Option<u8>,
 }
 
 /// The policy's gap between attempts, its lease and its timeouts (µs).
@@ -457,11 +464,11 @@ impl World {
             case,
         };
         let mut loaded = Vec::new();
-        if world.case.preload {
+        if let Some(age) = world.case.preload {
+            let issued_ms = world.server_ms() - world.case.lifetime_ms * i64::from(age) / 100;
             for id in 0..world.case.ids {
-                let server_ms = world.server_ms();
-                let (cred, _) = world.shop.login(id, server_ms);
-                world.store.put(id, &cred, server_ms, None)?;
+                let (cred, _) = world.shop.login(id, issued_ms);
+                world.store.put(id, &cred, issued_ms, None)?;
                 loaded.push(id);
             }
         }
@@ -829,17 +836,7 @@ impl World {
     ) -> Result<Put<Cred>, String> {
         let put = self.store.put(id, cred, issued_ms, expected)?;
         if matches!(put, Put::Stored { .. }) {
-            for replica in &mut self.replicas {
-                for flight in &mut replica.flights {
-                    if let (Work::Renew { id: renewing, .. }, Stage::Sent { leased, .. }) =
-                        (&flight.work, &mut flight.stage)
-                    {
-                        if id_num(renewing) == id {
-                            *leased = false;
-                        }
-                    }
-                }
-            }
+            self.unprotect(id, None);
         }
         Ok(put)
     }
@@ -1090,6 +1087,29 @@ impl World {
     fn release(&mut self, id: u8, r: usize, lease: bool) {
         if lease {
             self.store.release(id, r);
+            // Leases are per token and replica: this releases the lease of any
+            // other renewal of the token this replica has out (one for a login
+            // that replaced the one this job renewed), which is then no longer
+            // protected by it.
+            self.unprotect(id, Some(r));
+        }
+    }
+
+    /// Renewals of `id` in flight (of replica `only`, or all) lose their lease.
+    fn unprotect(&mut self, id: u8, only: Option<usize>) {
+        for (r, replica) in self.replicas.iter_mut().enumerate() {
+            if only.is_some_and(|only| only != r) {
+                continue;
+            }
+            for flight in &mut replica.flights {
+                if let (Work::Renew { id: renewing, .. }, Stage::Sent { leased, .. }) =
+                    (&flight.work, &mut flight.stage)
+                {
+                    if id_num(renewing) == id {
+                        *leased = false;
+                    }
+                }
+            }
         }
     }
 
@@ -1343,6 +1363,12 @@ impl World {
                     }
                 }
             }
+            Action::Unwatched { r, id } => {
+                let (r, id) = (pick_r(r), pick_id(id));
+                self.call(r, |m, now| {
+                    m.command(now, Command::Unwatched { id: token_id(id) })
+                })?;
+            }
             Action::Shutdown { r } => {
                 let r = pick_r(r);
                 self.call(r, |m, now| m.command(now, Command::Shutdown))?;
@@ -1397,6 +1423,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (any::<bool>(), prop_oneof![-3_000i32..3_000, -7_200_000i32..7_200_000])
             .prop_map(|(suspend, ms)| Action::Jump { suspend, ms }),
         4 => (any::<u8>(), fault(3)).prop_map(|(pick, fault)| Action::Complete { pick, fault }),
+        1 => (r.clone(), id).prop_map(|(r, id)| Action::Unwatched { r, id }),
         1 => r.prop_map(|r| Action::Shutdown { r }),
     ]
 }
@@ -1409,7 +1436,7 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         any::<bool>(),
         prop_oneof![3 => Just(0i64), 1 => Just(1_500i64), 1 => Just(-45_000i64)],
-        any::<bool>(),
+        proptest::option::of(prop_oneof![Just(0u8), Just(60), Just(95), Just(130)]),
     )
         .prop_map(
             |(replicas, ids, lifetime_ms, rotate, can_relogin, skew_ms, preload)| Case {
@@ -1462,7 +1489,7 @@ fn one_replica(lifetime_ms: i64) -> Case {
         rotate: false,
         can_relogin: false,
         skew_ms: 0,
-        preload: false,
+        preload: None,
     }
 }
 
@@ -1619,7 +1646,7 @@ fn a_token_put_off_by_the_gap_is_reported_at_its_expiry() {
         ids: 3,
         can_relogin: true,
         skew_ms: -45_000,
-        preload: true,
+        preload: Some(0),
         ..one_replica(60_000)
     };
     let ok = |ms| Action::Advance {
