@@ -90,7 +90,7 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for NullStore {
     ) -> Result<LeaseOutcome<C>, StoreError> {
         Ok(LeaseOutcome::Acquired)
     }
-    async fn release_lease(&self, _: &TokenId, _: ReplicaId) -> Result<(), StoreError> {
+    async fn release_lease(&self, _: &TokenId, _: ReplicaId, _: u64) -> Result<(), StoreError> {
         Ok(())
     }
     async fn delete(&self, _: &TokenId, _: Option<u64>) -> Result<(), StoreError> {
@@ -639,8 +639,13 @@ impl TokenStore<CustomerAccessToken> for CountingStore {
     ) -> Result<LeaseOutcome<CustomerAccessToken>, StoreError> {
         self.inner.try_lease(id, owner, duration, expected).await
     }
-    async fn release_lease(&self, id: &TokenId, owner: ReplicaId) -> Result<(), StoreError> {
-        self.inner.release_lease(id, owner).await
+    async fn release_lease(
+        &self,
+        id: &TokenId,
+        owner: ReplicaId,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.release_lease(id, owner, version).await
     }
     async fn delete(&self, id: &TokenId, expected: Option<u64>) -> Result<(), StoreError> {
         self.inner.delete(id, expected).await

@@ -342,8 +342,13 @@ impl TokenStore<CustomerAccessToken> for FaultyStore {
             .await
     }
 
-    async fn release_lease(&self, id: &TokenId, owner: ReplicaId) -> Result<(), StoreError> {
-        self.inner.release_lease(id, owner).await
+    async fn release_lease(
+        &self,
+        id: &TokenId,
+        owner: ReplicaId,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.release_lease(id, owner, version).await
     }
 
     async fn delete(&self, id: &TokenId, expected_version: Option<u64>) -> Result<(), StoreError> {
@@ -559,7 +564,10 @@ async fn d8_expiries_are_in_server_time_and_a_clock_step_resets_the_estimate() -
     // clock ten minutes ahead: six minutes on it has expired by local time, and
     // is alive by the server's.
     tokio::time::sleep(Duration::from_secs(6 * 60)).await;
-    assert!(status.expires_at() < local.now(), "expired by the local clock");
+    assert!(
+        status.expires_at() < local.now(),
+        "expired by the local clock"
+    );
     assert!(handle.valid(&id).await.is_ok(), "alive by the server's");
     // The local clock is stepped back an hour: the old estimate is void.
     local.set_offset(TimeDelta::minutes(-50));

@@ -184,10 +184,16 @@ impl<C: Clone + Send + Sync + 'static> TokenStore<C> for MemoryStore<C> {
         Ok(outcome)
     }
 
-    async fn release_lease(&self, id: &TokenId, owner: ReplicaId) -> Result<(), StoreError> {
+    async fn release_lease(
+        &self,
+        id: &TokenId,
+        owner: ReplicaId,
+        version: u64,
+    ) -> Result<(), StoreError> {
         self.locked(|tokens| {
             if let Some(held) = tokens.held.get_mut(id) {
-                if held.lease.is_some_and(|(holder, _)| holder == owner) {
+                let theirs = held.lease.is_some_and(|(holder, _)| holder == owner);
+                if theirs && held.token.version == version {
                     held.lease = None;
                 }
             }
@@ -233,7 +239,10 @@ mod tests {
             "{stale:?}"
         );
         store.delete(&id, None).await?;
-        assert_eq!(store.put(&id, &4u8, AT, Some(2)).await?, PutOutcome::Missing);
+        assert_eq!(
+            store.put(&id, &4u8, AT, Some(2)).await?,
+            PutOutcome::Missing
+        );
         assert!(store.is_empty(), "a deleted token is not written back");
         Ok(())
     }
@@ -259,7 +268,10 @@ mod tests {
         let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
         let minute = Duration::from_secs(60);
         store.put(&id, &1u8, AT, None).await?;
-        assert_eq!(store.try_lease(&id, a, minute, 1).await?, LeaseOutcome::Acquired);
+        assert_eq!(
+            store.try_lease(&id, a, minute, 1).await?,
+            LeaseOutcome::Acquired
+        );
         assert!(matches!(
             store.try_lease(&id, b, minute, 1).await?,
             LeaseOutcome::Held { remaining } if remaining == minute
@@ -272,21 +284,38 @@ mod tests {
             matches!(&changed, LeaseOutcome::Changed { current } if current.version == 2),
             "{changed:?}"
         );
-        assert_eq!(store.try_lease(&id, b, minute, 2).await?, LeaseOutcome::Acquired);
-        store.release_lease(&id, a).await?; // not A's: nothing happens
+        assert_eq!(
+            store.try_lease(&id, b, minute, 2).await?,
+            LeaseOutcome::Acquired
+        );
+        store.release_lease(&id, a, 2).await?; // not A's: nothing happens
         assert!(matches!(
             store.try_lease(&id, a, minute, 2).await?,
             LeaseOutcome::Held { .. }
         ));
-        store.release_lease(&id, b).await?;
-        assert_eq!(store.try_lease(&id, a, minute, 2).await?, LeaseOutcome::Acquired);
+        store.release_lease(&id, b, 1).await?; // another version's: kept
+        assert!(matches!(
+            store.try_lease(&id, a, minute, 2).await?,
+            LeaseOutcome::Held { .. }
+        ));
+        store.release_lease(&id, b, 2).await?;
+        assert_eq!(
+            store.try_lease(&id, a, minute, 2).await?,
+            LeaseOutcome::Acquired
+        );
         // A dies: its lease lapses and B takes over.
         tokio::time::advance(minute + Duration::from_millis(1)).await;
-        assert_eq!(store.try_lease(&id, b, minute, 2).await?, LeaseOutcome::Acquired);
+        assert_eq!(
+            store.try_lease(&id, b, minute, 2).await?,
+            LeaseOutcome::Acquired
+        );
         store.delete(&id, Some(1)).await?; // the wrong version: kept
         assert_eq!(store.len(), 1);
         store.delete(&id, Some(2)).await?;
-        assert_eq!(store.try_lease(&id, a, minute, 2).await?, LeaseOutcome::Missing);
+        assert_eq!(
+            store.try_lease(&id, a, minute, 2).await?,
+            LeaseOutcome::Missing
+        );
         assert_eq!(store.leases_granted(), 4);
         Ok(())
     }

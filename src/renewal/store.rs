@@ -204,11 +204,14 @@ pub trait TokenStore<C>: Send + Sync + 'static {
         expected_version: u64,
     ) -> impl Future<Output = Result<LeaseOutcome<C>, StoreError>> + Send;
 
-    /// Releases `owner`'s lease on `id`, if it holds one.
+    /// Releases `owner`'s lease on `id` if it holds one and the stored version is
+    /// still `version` (the one the lease was taken for): a replica that replaced
+    /// the token meanwhile and took a new lease keeps it.
     fn release_lease(
         &self,
         id: &TokenId,
         owner: ReplicaId,
+        version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes a token: whatever is stored (`None`), or only the version expected

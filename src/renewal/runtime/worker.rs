@@ -17,7 +17,9 @@ use crate::renewal::credential::{FailureClass, ReloginError, Renewable};
 use crate::renewal::error::{Message, RenewalError, RenewalErrorKind, SharedError};
 use crate::renewal::id::TokenId;
 use crate::renewal::policy::RenewalPolicy;
-use crate::renewal::store::{LeaseOutcome, PutOutcome, ReplicaId, StoreError, StoredToken, TokenStore};
+use crate::renewal::store::{
+    LeaseOutcome, PutOutcome, ReplicaId, StoreError, StoredToken, TokenStore,
+};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub(crate) type ReloginFn<C> =
@@ -49,11 +51,7 @@ pub(crate) trait Backend<C>: Send + Sync {
 
 /// Why a guarded call gave no answer.
 fn interrupted(timed_out: bool) -> SharedError {
-    Arc::new(Message(if timed_out {
-        "timed out"
-    } else {
-        "panicked"
-    }))
+    Arc::new(Message(if timed_out { "timed out" } else { "panicked" }))
 }
 
 /// Runs caller code with a timeout, containing a panic. `Err(true)`: timed out.
@@ -219,11 +217,11 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         }
     }
 
-    async fn release(&self, id: &TokenId, lease: bool) {
+    async fn release(&self, id: &TokenId, lease: bool, version: u64) {
         if lease {
             // A lease not released lapses on its own: nothing more to do on error.
             let _ = self
-                .store_call(self.store.release_lease(id, self.replica))
+                .store_call(self.store.release_lease(id, self.replica, version))
                 .await;
         }
     }
@@ -245,7 +243,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             match leased {
                 Ok(LeaseOutcome::Acquired) => {}
                 Ok(LeaseOutcome::Held { remaining }) => return Outcome::LeaseHeld { remaining },
-                Ok(LeaseOutcome::Changed { current }) => return Outcome::Adopt(self.stored(current)),
+                Ok(LeaseOutcome::Changed { current }) => {
+                    return Outcome::Adopt(self.stored(current))
+                }
                 Ok(LeaseOutcome::Missing) => return Outcome::Missing,
                 Err(error) => return Outcome::LeaseFailed { error },
             }
@@ -278,7 +278,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                     // the customer logged out.
                     match self.get(id).await {
                         Ok(Some(current)) if current.version != version => {
-                            self.release(id, lease).await;
+                            self.release(id, lease, version).await;
                             return Outcome::Adopt(current);
                         }
                         Ok(None) => return Outcome::Missing,
@@ -292,7 +292,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                 interrupted(timed_out),
             ),
         };
-        self.release(id, lease).await;
+        self.release(id, lease, version).await;
         Outcome::Failed {
             class: error.0,
             error: error.1,
