@@ -173,7 +173,9 @@ fn next(at: Option<DateTime<Utc>>) -> String {
 impl fmt::Display for RenewalEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Renewed { id, expires_at } => write!(f, "{id}: renewed, valid until {expires_at}"),
+            Self::Renewed { id, expires_at } => {
+                write!(f, "{id}: renewed, valid until {expires_at}")
+            }
             Self::RenewalFailed {
                 id,
                 attempt,

@@ -2,9 +2,9 @@
 //! (reading through to the store for ids not held here), `renew_now` through the
 //! gates, watching, status, and shutting down.
 
+use super::breaker::micros;
 use super::machine::{Machine, Want};
 use super::messages::{Command, Job, Now, Reply, Tag, Work};
-use super::breaker::micros;
 use super::schedule::{flags, Phase, Slot};
 use crate::renewal::error::{RenewalError, RenewalErrorKind};
 use crate::renewal::id::TokenId;

@@ -4,12 +4,10 @@
 
 use std::cmp::Reverse;
 
-use super::machine::{
-    duration_ms, ms_to_us, Machine, RENEWALS_PER_RELOGIN, TICK_US,
-};
+use super::breaker::micros;
+use super::machine::{duration_ms, ms_to_us, Machine, RENEWALS_PER_RELOGIN, TICK_US};
 use super::messages::{Fresh, Job, Now, Tag, Work};
 use super::schedule::{flags, Phase, Slot};
-use super::breaker::micros;
 
 /// Due tokens settled in one call without starting anything (expired, paused by
 /// the breaker, too soon after an attempt), at most: after a long suspend
@@ -65,7 +63,11 @@ impl<C: Clone, W> Machine<C, W> {
                 self.queue_relogin(slot);
             } else if entry.expires_ms <= server_now {
                 self.kill(slot, false, None);
-            } else if let Some(until_us) = self.breaker.open_until().filter(|&until| until > now.mono_us) {
+            } else if let Some(until_us) = self
+                .breaker
+                .open_until()
+                .filter(|&until| until > now.mono_us)
+            {
                 let wait = i64::try_from((until_us - now.mono_us) / 1_000).unwrap_or(i64::MAX);
                 let at = server_now.saturating_add(wait).min(entry.expires_ms);
                 self.schedule.schedule(slot, at);
@@ -249,7 +251,6 @@ impl<C: Clone, W> Machine<C, W> {
         let at = self.now.mono_us.saturating_add(micros(delay));
         // One retry per token: a retry queued before this one is now stale.
         self.write_attempts.insert(slot, (attempt, at));
-        self.writes
-            .push(Reverse((at, slot, entry.version)));
+        self.writes.push(Reverse((at, slot, entry.version)));
     }
 }

@@ -279,8 +279,8 @@ impl<C: Clone, W> Machine<C, W> {
     fn look_at_the_clock(&mut self, now: Now) {
         if let Some(last) = self.last_look {
             let wall = now.wall_ms.saturating_sub(last.wall_ms);
-            let mono = i64::try_from(now.mono_us.saturating_sub(last.mono_us) / 1_000)
-                .unwrap_or(i64::MAX);
+            let mono =
+                i64::try_from(now.mono_us.saturating_sub(last.mono_us) / 1_000).unwrap_or(i64::MAX);
             let jump = wall.saturating_sub(mono);
             let threshold =
                 i64::try_from(self.policy.jump_threshold().as_millis()).unwrap_or(i64::MAX);

@@ -41,7 +41,11 @@ pub(crate) struct Stored<C> {
 /// What a handle asks of the core; `W` is where the answer goes.
 pub(crate) enum Command<C, W> {
     /// Hold a token just written to the store (a new login).
-    Hold { token: Stored<C>, id: TokenId, reply: W },
+    Hold {
+        token: Stored<C>,
+        id: TokenId,
+        reply: W,
+    },
     /// Stop holding a token (the caller deletes it from the store).
     Forget { id: TokenId },
     /// The token's status, if held here.
@@ -168,9 +172,14 @@ pub(crate) enum Output<C, W> {
     Reply(W, Reply<C>),
     Event(RenewalEvent),
     /// A watched token's credential changed (`None`: not to be used).
-    Publish { id: TokenId, credential: Option<C> },
+    Publish {
+        id: TokenId,
+        credential: Option<C>,
+    },
     /// A watched token is no longer held: publish `None` and drop the channel.
-    Unwatch { id: TokenId },
+    Unwatch {
+        id: TokenId,
+    },
     /// The wall clock jumped: the server-clock estimate must be rebuilt.
     ResetClockOffset,
 }

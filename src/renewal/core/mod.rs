@@ -17,7 +17,9 @@ mod schedule;
 mod tokens;
 
 pub(crate) use machine::Machine;
-pub(crate) use messages::{Command, Fresh, Job, Now, Outcome, Output, Put, Reply, Stored, Tag, Work};
+pub(crate) use messages::{
+    Command, Fresh, Job, Now, Outcome, Output, Put, Reply, Stored, Tag, Work,
+};
 
 #[cfg(test)]
 mod model_tests;

@@ -118,7 +118,9 @@ impl<C: Clone, W> Machine<C, W> {
                 self.adopt(slot, current);
             }
             // What is stored has expired; ours has not: ours goes in on top of it.
-            Put::Conflict(current) => self.keep_unwritten(slot, id, fresh, current.version, announce),
+            Put::Conflict(current) => {
+                self.keep_unwritten(slot, id, fresh, current.version, announce)
+            }
             Put::Missing => self.removed(slot),
             Put::Failed(error) => {
                 self.store_failed(Some(id.clone()), true, error);

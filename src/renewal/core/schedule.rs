@@ -198,7 +198,8 @@ impl<C> Schedule<C> {
             }
         };
         self.compact_if_stale();
-        let due = matches!(entry.phase, Phase::Waiting | Phase::ReloginWait).then_some(entry.due_ms);
+        let due =
+            matches!(entry.phase, Phase::Waiting | Phase::ReloginWait).then_some(entry.due_ms);
         let generation = entry.generation;
         self.slots[slot as usize] = Some(entry);
         if let Some(at_ms) = due {
@@ -285,7 +286,10 @@ impl<C> Schedule<C> {
         let mut live: Vec<Reverse<Deadline>> = Vec::with_capacity(self.len);
         let sorted = std::mem::take(&mut self.sorted);
         let heap = std::mem::take(&mut self.heap);
-        for deadline in sorted.into_iter().chain(heap.into_iter().map(|Reverse(d)| d)) {
+        for deadline in sorted
+            .into_iter()
+            .chain(heap.into_iter().map(|Reverse(d)| d))
+        {
             if self.is_live(deadline) {
                 live.push(Reverse(deadline));
             }
