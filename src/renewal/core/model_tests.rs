@@ -37,7 +37,9 @@
 //! heartbeat at most, and hands the core the renewer's server-clock estimate.
 //!
 //! `STOREFRONT_MODEL_CASES` sets the number of cases (default 10,000) and
-//! `STOREFRONT_MODEL_SEED` the seed (default fixed, so CI runs are repeatable).
+//! `STOREFRONT_MODEL_SEED` the seed (default fixed, so CI runs are repeatable);
+//! `STOREFRONT_MODEL_TRACE` prints every input, job and output (for a shrunk
+//! case: paste it into a plain `#[test]` calling `run`, as the ones below).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
