@@ -13,10 +13,11 @@
 //! 2. at most one leased renewal mutation in flight per token (per login)
 //!    across replicas. Not counted: a renewal sent without a lease (when the
 //!    store could not grant one near expiry: the documented exception), and
-//!    one whose lease was released under it: by another writer's put (the
-//!    protocol releases any lease on a write; a replica's retried write can do
-//!    that), or by the same replica's earlier renewal of the token, made moot
-//!    by a new login and failing later (leases are per token and replica);
+//!    one whose lease another writer's put released under it (the protocol
+//!    releases any lease on a write; a replica's retried write can do that).
+//!    A lease is released only for the version it was taken for, so a renewal
+//!    made moot by a new login, failing late, cannot free the lease of the one
+//!    that replaced it (the model found that);
 //! 3. no credential served (a `Credential`/`Watch` answer, a `Publish`) that has
 //!    expired in the replica's server time, that this replica was told was
 //!    refused, that its own renewal rotated away, or that a new login it holds
@@ -348,9 +349,11 @@ impl Store {
         }
     }
 
-    fn release(&mut self, id: u8, owner: usize) {
+    /// Releases `owner`'s lease if it was taken for `version`.
+    fn release(&mut self, id: u8, owner: usize, version: u64) {
         if let Some(entry) = self.entries.get_mut(&id) {
-            if entry.lease.is_some_and(|(holder, _)| holder == owner) {
+            let theirs = entry.lease.is_some_and(|(holder, _)| holder == owner);
+            if theirs && entry.version == version {
                 entry.lease = None;
             }
         }
@@ -838,7 +841,7 @@ impl World {
     ) -> Result<Put<Cred>, String> {
         let put = self.store.put(id, cred, issued_ms, expected)?;
         if matches!(put, Put::Stored { .. }) {
-            self.unprotect(id, None);
+            self.unprotect(id);
         }
         Ok(put)
     }
@@ -938,7 +941,7 @@ impl World {
                     }
                     Fault::Transient(retry_after) => {
                         self.shop_answered(r);
-                        self.release(id, r, lease);
+                        self.release(id, r, lease, version);
                         return Ok(Ok(Outcome::Failed {
                             class: FailureClass::Transient {
                                 retry_after: retry_after.map(|s| Duration::from_secs(u64::from(s))),
@@ -948,7 +951,7 @@ impl World {
                     }
                     Fault::Shop => {
                         self.shop_answered(r);
-                        self.release(id, r, lease);
+                        self.release(id, r, lease, version);
                         return Ok(Ok(Outcome::Failed {
                             class: FailureClass::Shop,
                             error: error("shop"),
@@ -961,7 +964,7 @@ impl World {
                     Some(fresh) => {
                         let issued_ms = self.issued_ms(r);
                         if fresh.exp <= issued_ms {
-                            self.release(id, r, lease);
+                            self.release(id, r, lease, version);
                             return Ok(Ok(Outcome::Failed {
                                 class: FailureClass::Transient { retry_after: None },
                                 error: error("expiry not in the future"),
@@ -982,12 +985,12 @@ impl World {
                     }
                     None => match self.store.get(id) {
                         Some(current) if current.version != version => {
-                            self.release(id, r, lease);
+                            self.release(id, r, lease, version);
                             Outcome::Adopt(current)
                         }
                         None => Outcome::Missing,
                         Some(_) => {
-                            self.release(id, r, lease);
+                            self.release(id, r, lease, version);
                             self.replicas[r].dead.insert(credential.clone());
                             Outcome::Failed {
                                 class: FailureClass::Token,
@@ -1086,23 +1089,15 @@ impl World {
         Ok(Ok(outcome))
     }
 
-    fn release(&mut self, id: u8, r: usize, lease: bool) {
+    fn release(&mut self, id: u8, r: usize, lease: bool, version: u64) {
         if lease {
-            self.store.release(id, r);
-            // Leases are per token and replica: this releases the lease of any
-            // other renewal of the token this replica has out (one for a login
-            // that replaced the one this job renewed), which is then no longer
-            // protected by it.
-            self.unprotect(id, Some(r));
+            self.store.release(id, r, version);
         }
     }
 
-    /// Renewals of `id` in flight (of replica `only`, or all) lose their lease.
-    fn unprotect(&mut self, id: u8, only: Option<usize>) {
-        for (r, replica) in self.replicas.iter_mut().enumerate() {
-            if only.is_some_and(|only| only != r) {
-                continue;
-            }
+    /// Renewals of `id` in flight lose their lease (a write released it).
+    fn unprotect(&mut self, id: u8) {
+        for replica in &mut self.replicas {
             for flight in &mut replica.flights {
                 if let (Work::Renew { id: renewing, .. }, Stage::Sent { leased, .. }) =
                     (&flight.work, &mut flight.stage)
@@ -1154,8 +1149,13 @@ impl World {
     fn timed_out(&mut self, r: usize, flight: &Flight) -> Outcome<Cred> {
         let timeout = || error("timed out");
         match (&flight.work, flight.stage) {
-            (Work::Renew { id, lease, .. }, Stage::Sent { .. }) => {
-                self.release(id_num(id), r, *lease);
+            (
+                Work::Renew {
+                    id, lease, version, ..
+                },
+                Stage::Sent { .. },
+            ) => {
+                self.release(id_num(id), r, *lease, *version);
                 Outcome::Failed {
                     class: FailureClass::Transient { retry_after: None },
                     error: timeout(),
@@ -1667,6 +1667,39 @@ fn a_token_put_off_by_the_gap_is_reported_at_its_expiry() {
         ok(32_718),
         ok(7_570),
         ok(12_253),
+    ];
+    run(case, &actions).unwrap();
+}
+
+/// Found by the model (fixed in the store protocol): a renewal made moot by a
+/// new login, timing out later, released the lease the replica's renewal of
+/// the new login held (leases were per token and replica), and another replica
+/// took it and renewed at the same time. A lease is now released only for the
+/// version it was taken for.
+#[test]
+fn a_moot_renewal_failing_late_keeps_the_lease_of_the_one_that_replaced_it() {
+    let case = Case {
+        replicas: 2,
+        ids: 2,
+        ..one_replica(60_000)
+    };
+    let actions = [
+        Action::Add { r: 2, id: 1 },
+        Action::RenewNow { r: 2, id: 1 },
+        Action::Complete {
+            pick: 0,
+            fault: Fault::Slow,
+        },
+        Action::Add { r: 1, id: 1 },
+        Action::Advance {
+            ms: 21,
+            fault: Fault::Ok,
+        },
+        Action::Add { r: 0, id: 1 },
+        Action::Advance {
+            ms: 180_000,
+            fault: Fault::Slow,
+        },
     ];
     run(case, &actions).unwrap();
 }
