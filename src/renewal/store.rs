@@ -143,7 +143,9 @@ impl StoreError {
 ///    it and another takes the token over.
 /// 3. The renewed token is written with [`put`](Self::put), a compare-and-swap
 ///    on the version that also releases the lease. On failure the lease is
-///    released with [`release_lease`](Self::release_lease).
+///    released with [`release_lease`](Self::release_lease). A write retried
+///    after a failure takes the lease first too, so that it never frees the
+///    lease of another replica's renewal in flight.
 /// 4. A replica whose renewal is **rejected** re-reads the token with
 ///    [`get`](Self::get) before declaring it dead: another replica may have
 ///    renewed it, and with a shop that rotates token strings the old string is

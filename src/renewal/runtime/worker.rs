@@ -138,10 +138,9 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                 lease,
             } => self.renew(&id, &credential, version, lease).await,
             Work::Relogin { id, version } => self.relogin(id, version).await,
-            Work::Write { id, fresh, version } => Outcome::Written(
-                self.put(&id, &fresh.credential, fresh.issued_ms, Some(version))
-                    .await,
-            ),
+            Work::Write { id, fresh, version } => {
+                Outcome::Written(self.write(&id, &fresh, version).await)
+            }
             Work::Load { id } => {
                 let result = self.get(&id).await;
                 Outcome::Loaded { id, result }
@@ -215,6 +214,38 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             Ok(PutOutcome::Missing) => Put::Missing,
             Err(error) => Put::Failed(error),
         }
+    }
+
+    /// Retries a write that failed, under the lease like a renewal: a write
+    /// releases any lease, and must not free another replica's renewal in flight.
+    async fn write(
+        &self,
+        id: &TokenId,
+        fresh: &Fresh<R::Credential>,
+        version: u64,
+    ) -> Put<R::Credential> {
+        let duration = self.policy.lease_duration();
+        let leased = self
+            .store_call(self.store.try_lease(id, self.replica, duration, version))
+            .await;
+        match leased {
+            Ok(LeaseOutcome::Acquired) => {}
+            Ok(LeaseOutcome::Changed { current }) => return Put::Conflict(self.stored(current)),
+            Ok(LeaseOutcome::Missing) => return Put::Missing,
+            Ok(LeaseOutcome::Held { .. }) => {
+                return Put::Failed(Arc::new(Message(
+                    "another replica holds the token's renewal lease",
+                )))
+            }
+            Err(error) => return Put::Failed(error),
+        }
+        let put = self
+            .put(id, &fresh.credential, fresh.issued_ms, Some(version))
+            .await;
+        if let Put::Failed(_) = put {
+            self.release(id, true, version).await;
+        }
+        put
     }
 
     async fn release(&self, id: &TokenId, lease: bool, version: u64) {
