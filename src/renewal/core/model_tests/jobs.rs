@@ -27,8 +27,9 @@ fn error(message: &'static str) -> SharedError {
 impl World {
     /// A write to the store. Whoever writes releases any lease on the token (the
     /// protocol): a renewal in flight under a lease so released is no longer
-    /// protected by it, and is not counted by invariant 2. (A replica's retried
-    /// write can release the lease of another replica's renewal that way.)
+    /// protected by it, and is not counted by invariant 2. (A login elsewhere
+    /// can release a renewal's lease that way; a retried write takes the lease
+    /// first, as the worker does, and cannot.)
     pub(super) fn store_put(
         &mut self,
         id: u8,
@@ -249,12 +250,23 @@ impl World {
                     fresh.issued_ms,
                     *version,
                 );
-                let fault = if fault == Fault::LeaseFail {
-                    Fault::PutFail
+                // Under the lease, as the worker retries a write.
+                if fault == Fault::LeaseFail {
+                    Outcome::Written(Put::Failed(error("store lease failed")))
                 } else {
-                    fault
-                };
-                Outcome::Written(self.put(id, &cred, issued_ms, version, fault)?)
+                    match self.store.try_lease(id, r, version, self.mono_us) {
+                        Lease::Acquired => {
+                            let put = self.put(id, &cred, issued_ms, version, fault)?;
+                            if matches!(put, Put::Failed(_)) {
+                                self.release(id, r, true, version);
+                            }
+                            Outcome::Written(put)
+                        }
+                        Lease::Held(_) => Outcome::Written(Put::Failed(error("lease held"))),
+                        Lease::Changed(current) => Outcome::Written(Put::Conflict(current)),
+                        Lease::Missing => Outcome::Written(Put::Missing),
+                    }
+                }
             }
             Work::Load { id } => Outcome::Loaded {
                 id: id.clone(),
