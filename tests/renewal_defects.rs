@@ -629,6 +629,11 @@ async fn d9_memory_follows_live_tokens() -> TestResult {
         "and deleted"
     );
     assert_eq!(store.len(), 10);
+    let asked = handle.valid(&TokenId::new("dies")).await;
+    assert!(
+        matches!(&asked, Err(e) if e.kind() == RenewalErrorKind::Expired),
+        "a caller still hears why it is gone: {asked:?}"
+    );
     Ok(())
 }
 

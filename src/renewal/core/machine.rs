@@ -18,7 +18,7 @@ use hashbrown::HashMap;
 use super::breaker::{micros, Breaker};
 use super::messages::{Job, Now, Output, Reply, Stored};
 use super::schedule::{flags, Entry, Phase, Schedule, Slot};
-use crate::renewal::error::SharedError;
+use crate::renewal::error::{RenewalErrorKind, SharedError};
 use crate::renewal::events::RenewalEvent;
 use crate::renewal::id::TokenId;
 use crate::renewal::policy::RenewalPolicy;
@@ -65,6 +65,10 @@ pub(crate) struct Machine<C, W> {
     /// may not have landed yet: a read of it is not held again. Cleared when a
     /// read or the reconciling pass finds it gone or replaced.
     pub(super) deleting: HashMap<TokenId, u64>,
+    /// Why the last few tokens dropped after they died are gone: a caller asking
+    /// for one later hears `Expired` or `Rejected`, not `NotFound`. Bounded.
+    pub(super) graves: HashMap<TokenId, RenewalErrorKind>,
+    pub(super) grave_order: VecDeque<TokenId>,
     pub(super) writes: BinaryHeap<WriteRetry>,
     /// Failed writes in a row, per token with a write pending, and when its one
     /// retry is due (older retries in `writes` are stale).
@@ -103,6 +107,8 @@ impl<C: Clone, W> Machine<C, W> {
             store_jobs: VecDeque::new(),
             loading: HashMap::new(),
             deleting: HashMap::new(),
+            graves: HashMap::new(),
+            grave_order: VecDeque::new(),
             writes: BinaryHeap::new(),
             write_attempts: HashMap::new(),
             outputs: VecDeque::new(),

@@ -294,7 +294,7 @@ impl<C: Clone, W> Machine<C, W> {
                 }
                 Some(slot)
             }
-            (Some(token), None) if !self.stopping => self.hold(id, token),
+            (Some(token), None) if !self.stopping => self.hold(id.clone(), token),
             (None, slot) => {
                 self.deleting.remove(&id);
                 slot
@@ -304,7 +304,10 @@ impl<C: Clone, W> Machine<C, W> {
         for (reply, want) in waiting {
             match (slot, want) {
                 (None, _) => {
-                    self.refuse(reply, want, RenewalError::new(RenewalErrorKind::NotFound));
+                    // A token that died here is gone for that reason.
+                    let kind = self.graves.get(&id).copied();
+                    let kind = kind.unwrap_or(RenewalErrorKind::NotFound);
+                    self.refuse(reply, want, RenewalError::new(kind));
                 }
                 (Some(slot), Want::Valid) => {
                     let valid = self.valid(slot);

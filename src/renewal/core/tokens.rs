@@ -8,6 +8,9 @@ use crate::renewal::error::{RenewalError, RenewalErrorKind, SharedError};
 use crate::renewal::events::RenewalEvent;
 use crate::renewal::id::TokenId;
 
+/// Dead tokens whose end is remembered after they are dropped.
+const MAX_GRAVES: usize = 4096;
+
 impl<C: Clone, W> Machine<C, W> {
     /// Holds a stored token under `id`, unless a newer version is held; `None`
     /// if it has expired (it is not held).
@@ -20,6 +23,7 @@ impl<C: Clone, W> Machine<C, W> {
             return None;
         }
         self.deleting.remove(&id);
+        self.graves.remove(&id);
         if let Some(slot) = self.schedule.slot_of(&id) {
             let newer_held = self
                 .schedule
@@ -147,6 +151,10 @@ impl<C: Clone, W> Machine<C, W> {
         let Some(id) = self.schedule.entry(slot).map(|entry| entry.id.clone()) else {
             return;
         };
+        if delete.is_some() {
+            let kind = self.dead_kind(slot);
+            self.bury(id.clone(), kind);
+        }
         let watched = self
             .schedule
             .entry(slot)
@@ -165,6 +173,18 @@ impl<C: Clone, W> Machine<C, W> {
                 tag: Tag::Store,
                 work: Work::Delete { id, version },
             });
+        }
+    }
+
+    /// Remembers why a dead token is gone, for the last [`MAX_GRAVES`] of them.
+    fn bury(&mut self, id: TokenId, kind: RenewalErrorKind) {
+        if self.graves.insert(id.clone(), kind).is_none() {
+            self.grave_order.push_back(id);
+        }
+        while self.grave_order.len() > MAX_GRAVES {
+            if let Some(oldest) = self.grave_order.pop_front() {
+                self.graves.remove(&oldest);
+            }
         }
     }
 
