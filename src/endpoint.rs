@@ -39,16 +39,41 @@ pub(crate) fn shop_endpoint(shop: &str, api_version: &str) -> Result<Url, Config
     let host = host.to_ascii_lowercase();
     let domain = if host.contains('.') {
         host
-    } else if host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    } else if is_dns_label(&host, false) {
         format!("{host}.myshopify.com")
     } else {
         return Err(invalid(
-            "a shop name holds only letters, digits and hyphens",
+            "a shop name holds only letters, digits and hyphens, starts and ends with a letter or digit, and is at most 63 characters",
         ));
     };
     let url = format!("https://{domain}/api/{api_version}/graphql.json");
     let url = Url::parse(&url).map_err(|error| invalid("not a valid domain").with_source(error))?;
-    Ok(url)
+    // `Url` accepts hosts no TLS library or resolver will (`-.example.com`): refuse
+    // them here, where the mistake is made, rather than retry them as network
+    // failures.
+    match url.host() {
+        Some(url::Host::Domain(domain)) if is_dns_name(domain, false) => Ok(url),
+        _ => Err(invalid(
+            "not a valid domain: each dot-separated part holds letters, digits and inner hyphens",
+        )),
+    }
+}
+
+/// A DNS label: 1 to 63 letters, digits and hyphens (and underscores when
+/// `underscore`), not starting or ending with a hyphen.
+fn is_dns_label(label: &str, underscore: bool) -> bool {
+    (1..=63).contains(&label.len())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || (underscore && b == b'_'))
+}
+
+/// A host name made of DNS labels (a trailing dot allowed), at most 253 bytes.
+fn is_dns_name(host: &str, underscore: bool) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.len() <= 253 && host.split('.').all(|label| is_dns_label(label, underscore))
 }
 
 /// Checks a full endpoint URL: `https`, or `http` on a loopback host only.
@@ -65,6 +90,14 @@ pub(crate) fn checked_endpoint(endpoint: &str) -> Result<Url, ConfigError> {
             ConfigErrorKind::InvalidEndpoint,
             "the endpoint must not carry credentials",
         ));
+    }
+    if let Some(url::Host::Domain(domain)) = url.host() {
+        if !is_dns_name(domain, true) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidEndpoint,
+                "the endpoint's host is not a valid domain name",
+            ));
+        }
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -143,11 +176,19 @@ mod tests {
 
     #[test]
     fn bad_shops_are_refused_with_a_kind() {
+        let long = "a".repeat(64);
         let cases = [
             ("", ConfigErrorKind::InvalidShop),
             ("my shop", ConfigErrorKind::InvalidShop),
             ("my_shop!", ConfigErrorKind::InvalidShop),
             ("my-shop.myshopify.com/admin", ConfigErrorKind::InvalidShop),
+            ("-", ConfigErrorKind::InvalidShop),
+            ("-shop", ConfigErrorKind::InvalidShop),
+            ("shop-", ConfigErrorKind::InvalidShop),
+            ("-.myshopify.com", ConfigErrorKind::InvalidShop),
+            ("shop..example.com", ConfigErrorKind::InvalidShop),
+            ("shop_1.example.com", ConfigErrorKind::InvalidShop),
+            (long.as_str(), ConfigErrorKind::InvalidShop),
             ("ftp://my-shop", ConfigErrorKind::InvalidShop),
             (
                 "http://my-shop.myshopify.com",
@@ -187,6 +228,14 @@ mod tests {
             ("ftp://127.0.0.1/x", ConfigErrorKind::InvalidEndpoint),
             (
                 "https://user:pw@shop.example.com/",
+                ConfigErrorKind::InvalidEndpoint,
+            ),
+            (
+                "https://-.myshopify.com/api/2026-04/graphql.json",
+                ConfigErrorKind::InvalidEndpoint,
+            ),
+            (
+                "https://shop-.example.com/graphql.json",
                 ConfigErrorKind::InvalidEndpoint,
             ),
         ] {

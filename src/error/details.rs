@@ -30,6 +30,13 @@ pub enum ConfigErrorKind {
     InvalidHeaderValue,
     /// A Buyer IP was given without a private token.
     BuyerIpWithoutPrivateToken,
+    /// An API version was set that differs from the one the endpoint's path
+    /// names (`/api/{version}/graphql.json`).
+    ConflictingApiVersion,
+    /// The variables of an operation sent with
+    /// [`StorefrontClient::execute`](crate::StorefrontClient::execute) could not be
+    /// encoded as JSON; nothing was sent.
+    InvalidVariables,
     /// The HTTP client could not be built (for example, TLS could not initialise).
     HttpClient,
 }
@@ -80,6 +87,10 @@ pub enum TransportErrorKind {
     Body,
     /// The request could not be sent for another reason.
     Request,
+    /// The storefront's address or TLS set-up cannot work, however long one
+    /// waits: a host that is not a valid DNS name, a URL the HTTP client refuses,
+    /// or a TLS certificate or configuration the client rejects. Nothing was sent.
+    InvalidTarget,
 }
 
 /// A request that did not complete; see [`kind`](Self::kind).
@@ -90,6 +101,7 @@ pub enum TransportErrorKind {
     TransportErrorKind::Timeout => "the request timed out",
     TransportErrorKind::Body => "the response body could not be read",
     TransportErrorKind::Request => "the request could not be sent",
+    TransportErrorKind::InvalidTarget => "the storefront cannot be reached as configured (check the shop or endpoint, and TLS)",
 })]
 pub struct TransportError {
     kind: TransportErrorKind,
@@ -98,7 +110,18 @@ pub struct TransportError {
 }
 
 impl TransportError {
+    /// A transport failure of `kind`, unless its `source` shows that the target
+    /// itself cannot work (an invalid DNS name, a URL or TLS set-up the client
+    /// refuses): then [`InvalidTarget`](TransportErrorKind::InvalidTarget), which no
+    /// retry can heal.
     pub(crate) fn new(kind: TransportErrorKind, source: Option<BoxError>) -> Self {
+        let kind = match (&kind, &source) {
+            (TransportErrorKind::Timeout | TransportErrorKind::Body, _) | (_, None) => kind,
+            (_, Some(source)) if invalid_target(source.as_ref()) => {
+                TransportErrorKind::InvalidTarget
+            }
+            _ => kind,
+        };
         Self { kind, source }
     }
 
@@ -107,6 +130,42 @@ impl TransportError {
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
+}
+
+/// Whether an error chain says the target cannot work whatever the wait: the
+/// HTTP client refused to build the request (a bad URL), the host is not a valid
+/// DNS name, or TLS refused the peer's certificate or its own configuration.
+/// reqwest, hyper and the TLS libraries expose these only as messages deep in the
+/// chain, so the messages are matched (lowercase).
+fn invalid_target(error: &(dyn std::error::Error + 'static)) -> bool {
+    const PERMANENT: &[&str] = &[
+        "invalid dns name",
+        "invalid dnsname",
+        "invalid peer certificate",
+        "certificate verify failed",
+        "no cipher suites",
+        "no process-level cryptoprovider",
+        "relative url without a base",
+        "invalid uri",
+        "invalid domain character",
+        "empty host",
+        "invalid international domain name",
+    ];
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_builder)
+        {
+            return true;
+        }
+        let message = error.to_string().to_ascii_lowercase();
+        if PERMANENT.iter().any(|needle| message.contains(needle)) {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// What a non-success HTTP status means on the Storefront API.
@@ -180,11 +239,12 @@ impl HttpStatusKind {
 
 /// The storefront answered with a non-success HTTP status. The body is not kept.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("http {status}: {}", HttpStatusKind::of(*.status).describe())]
+#[error("http {status}: {}{}", HttpStatusKind::of(*.status).describe(), .hint.unwrap_or_default())]
 pub struct HttpError {
     status: u16,
     retry_after: Option<Duration>,
     request_id: Option<String>,
+    hint: Option<&'static str>,
 }
 
 impl HttpError {
@@ -197,7 +257,21 @@ impl HttpError {
             status,
             retry_after,
             request_id,
+            hint: None,
         }
+    }
+
+    /// Adds to the message, after a 404 from an endpoint whose path is not the
+    /// Storefront API's, the form it should have.
+    pub(crate) fn with_endpoint_form_hint(mut self) -> Self {
+        if self.status == 404 {
+            self.hint = Some(
+                " (a storefront endpoint has the form \
+                 https://{shop domain}/api/{version}/graphql.json, \
+                 such as https://my-shop.myshopify.com/api/2026-04/graphql.json)",
+            );
+        }
+        self
     }
 
     /// The HTTP status code.

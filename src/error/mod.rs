@@ -61,8 +61,9 @@ pub enum FailureScope {
     /// revoked storefront token (401), a frozen (402) or locked (423) shop,
     /// forbidden (403), a wrong endpoint or API version (404), a security
     /// rejection (430), a redirect, GraphQL `ACCESS_DENIED` (including the missing
-    /// `unauthenticated_write_customers` scope) or `SHOP_INACTIVE`, and
-    /// configuration errors. Retrying each token separately would burn attempts;
+    /// `unauthenticated_write_customers` scope) or `SHOP_INACTIVE`, configuration
+    /// errors, and a target that cannot work
+    /// ([`TransportErrorKind::InvalidTarget`]). Retrying each token separately would burn attempts;
     /// pause the shop instead.
     Shop,
     /// Worth retrying later for this token: everything else, unknown errors
@@ -104,6 +105,15 @@ impl Error {
         }
     }
 
+    /// After a 404 from an endpoint whose path is not `/api/{version}/graphql.json`:
+    /// the message shows the form it should have.
+    pub(crate) fn with_endpoint_form_hint(mut self) -> Self {
+        if let ErrorKind::Http(error) = &mut self.inner.kind {
+            *error = error.clone().with_endpoint_form_hint();
+        }
+        self
+    }
+
     /// The layer the failure came from, with its details.
     #[must_use]
     pub fn kind(&self) -> &ErrorKind {
@@ -123,7 +133,10 @@ impl Error {
     /// HTTP 408, 429 and 5xx, and the GraphQL codes `THROTTLED` and
     /// `INTERNAL_SERVER_ERROR`. Everything else is permanent, including unknown
     /// GraphQL codes and malformed responses, so a mutation is never repeated on a
-    /// guess.
+    /// guess, and every failure that waiting cannot heal: configuration errors
+    /// (a malformed shop name is refused when the client is built) and
+    /// [`TransportErrorKind::InvalidTarget`] (a host that is not a valid DNS name,
+    /// a URL the HTTP client refuses, a TLS certificate or set-up it rejects).
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self.kind() {
@@ -132,7 +145,7 @@ impl Error {
                 | TransportErrorKind::Interrupted
                 | TransportErrorKind::Timeout
                 | TransportErrorKind::Body => true,
-                TransportErrorKind::Request => false,
+                TransportErrorKind::Request | TransportErrorKind::InvalidTarget => false,
             },
             ErrorKind::Http(error) => matches!(error.status(), 408 | 429 | 500..=599),
             ErrorKind::Graphql(errors) => {
@@ -171,7 +184,8 @@ impl Error {
     /// | HTTP 401, 402, 403, 404, 423, 430 and 3xx redirects | [`Shop`](FailureScope::Shop) |
     /// | GraphQL `errors` with any `ACCESS_DENIED` or `SHOP_INACTIVE` | [`Shop`](FailureScope::Shop) |
     /// | configuration errors ([`ConfigError`]) | [`Shop`](FailureScope::Shop) |
-    /// | transport failures (connect, interrupted, timeout, body, request) | [`Transient`](FailureScope::Transient) |
+    /// | [`TransportErrorKind::InvalidTarget`] (invalid DNS name, refused URL or TLS) | [`Shop`](FailureScope::Shop) |
+    /// | other transport failures (connect, interrupted, timeout, body, request) | [`Transient`](FailureScope::Transient) |
     /// | HTTP 408, 429, 5xx, 400 and any other status | [`Transient`](FailureScope::Transient) |
     /// | GraphQL `THROTTLED`, `INTERNAL_SERVER_ERROR`, `MAX_COMPLEXITY_EXCEEDED`, unknown or missing codes | [`Transient`](FailureScope::Transient) |
     /// | [`LoginRejected`] (`customerUserErrors` of a login) | [`Transient`](FailureScope::Transient) |
@@ -188,6 +202,9 @@ impl Error {
         match self.kind() {
             ErrorKind::TokenRejected(_) => FailureScope::Token,
             ErrorKind::Config(_) => FailureScope::Shop,
+            ErrorKind::Transport(error) if error.kind() == TransportErrorKind::InvalidTarget => {
+                FailureScope::Shop
+            }
             ErrorKind::Http(error) => match error.status_kind() {
                 HttpStatusKind::Unauthorized
                 | HttpStatusKind::ShopFrozen

@@ -30,6 +30,32 @@ fn transport(kind: TransportErrorKind) -> Error {
     )
 }
 
+/// A transport failure whose source chain reads like reqwest's for `message`
+/// (three levels deep, as hyper-util and rustls nest them).
+fn transport_caused_by(kind: TransportErrorKind, message: &str) -> Error {
+    #[derive(Debug)]
+    struct Layer(String, Option<Box<dyn std::error::Error + Send + Sync>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static))
+        }
+    }
+    let inner = std::io::Error::other(message.to_owned());
+    let middle = Layer("client error (Connect)".into(), Some(Box::new(inner)));
+    let outer = Layer("error sending request".into(), Some(Box::new(middle)));
+    Error::new(
+        ErrorKind::Transport(TransportError::new(kind, Some(Box::new(outer)))),
+        Some(Operation::Renew),
+    )
+}
+
 fn malformed(kind: MalformedKind) -> Error {
     Error::new(
         ErrorKind::MalformedResponse(MalformedResponse::new(kind, None)),
@@ -52,6 +78,48 @@ fn transient_table() {
             "request build",
             transport(TransportErrorKind::Request),
             false,
+        ),
+        (
+            "invalid target",
+            transport(TransportErrorKind::InvalidTarget),
+            false,
+        ),
+        (
+            "connect: invalid dns name",
+            transport_caused_by(TransportErrorKind::Connect, "invalid dns name"),
+            false,
+        ),
+        (
+            "connect: invalid peer certificate",
+            transport_caused_by(
+                TransportErrorKind::Connect,
+                "invalid peer certificate: UnknownIssuer",
+            ),
+            false,
+        ),
+        (
+            "connect: tls config",
+            transport_caused_by(
+                TransportErrorKind::Connect,
+                "no process-level CryptoProvider available",
+            ),
+            false,
+        ),
+        (
+            "connect: refused (heals)",
+            transport_caused_by(
+                TransportErrorKind::Connect,
+                "Connection refused (os error 111)",
+            ),
+            true,
+        ),
+        (
+            "connect: dns lookup failed (heals)",
+            transport_caused_by(
+                TransportErrorKind::Connect,
+                "failed to lookup address information: Temporary failure in name resolution",
+            ),
+            true,
         ),
         ("400", http(400), false),
         ("401 bad storefront token", http(401), false),
@@ -241,6 +309,11 @@ fn failure_scope_table() {
         ("404 wrong endpoint or version", http(404), Shop),
         ("423 locked", http(423), Shop),
         ("430 security rejection", http(430), Shop),
+        (
+            "invalid dns name",
+            transport_caused_by(TransportErrorKind::Connect, "invalid dns name"),
+            Shop,
+        ),
         ("ACCESS_DENIED", graphql(&[Some("ACCESS_DENIED")]), Shop),
         ("SHOP_INACTIVE", graphql(&[Some("SHOP_INACTIVE")]), Shop),
         (
@@ -265,6 +338,11 @@ fn failure_scope_table() {
         (
             "request build",
             transport(TransportErrorKind::Request),
+            Transient,
+        ),
+        (
+            "connect refused",
+            transport_caused_by(TransportErrorKind::Connect, "Connection refused"),
             Transient,
         ),
         ("400", http(400), Transient),
