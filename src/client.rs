@@ -65,6 +65,9 @@ pub struct StorefrontClient {
 struct Inner {
     transport: Transport,
     auth: AuthKind,
+    /// Whether the endpoint's path is `/api/{version}/graphql.json`; when not, a
+    /// 404 shows the form it should have.
+    standard_path: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -148,7 +151,7 @@ impl StorefrontClient {
         );
         let secrets = [password.expose_secret()];
         let Decoded { data, meta, .. } = self
-            .execute::<create::ResponseData>(Operation::Create, body, &secrets, None)
+            .send::<create::ResponseData>(Operation::Create, body, &secrets, None)
             .await?;
         let payload = data
             .customer_access_token_create
@@ -327,11 +330,124 @@ impl StorefrontClient {
     {
         let secret = token.expose_secret();
         let body = encode::<Q>(variables(secret.to_owned()), secret.len());
-        self.execute(operation, body, &[token.expose_secret()], Some(token))
+        self.send(operation, body, &[token.expose_secret()], Some(token))
             .await
     }
 
-    async fn execute<D: serde::de::DeserializeOwned>(
+    /// Sends any GraphQL operation you derive with `graphql_client`, such as a
+    /// cart mutation, and returns its typed `data`.
+    ///
+    /// It goes the same way as the crate's own operations: the same HTTP client,
+    /// storefront token and headers, [`RetryPolicy`], error layers (HTTP status as
+    /// [`ErrorKind::Http`], top-level `errors` as [`ErrorKind::Graphql`], an
+    /// unexpected body as [`ErrorKind::MalformedResponse`]), `tracing` span
+    /// (`storefront_request`, with `operation` set to the operation's name and
+    /// `token` to the customer token's fingerprint) and
+    /// [`Error::operation`] ([`Operation::Custom`] with the operation's name).
+    ///
+    /// `customer_token` is the customer access token your variables carry, if
+    /// any (as `cartBuyerIdentityUpdate`'s `buyerIdentity.customerAccessToken`
+    /// does): it is scrubbed from every message that comes back, and only its
+    /// fingerprint is logged. Your `Variables` type is yours, so the copy of the
+    /// token it holds is not zeroed by this crate.
+    ///
+    /// Mutation payloads' own `userErrors` are part of your `ResponseData`: check
+    /// them there. Transient failures are retried as for every operation: a
+    /// mutation that is not idempotent may then run twice, as with any retry; set
+    /// a [`RetryPolicy::never`] client for those if that matters.
+    ///
+    /// `graphql_client`'s [`GraphQLQuery`](graphql_client::GraphQLQuery) trait
+    /// is the one foreign type in this crate's API, on purpose: it is the trait
+    /// its derive implements for your `.graphql` documents. Derive it against the
+    /// Storefront schema (Shopify publishes it; the mock's is
+    /// `graphql/schema.graphql` in this crate) and use the same version of
+    /// `graphql_client` as this crate (0.16).
+    ///
+    /// Here the crate's own `customer` query, derived from its documents, sent
+    /// against the mock (feature `mock`):
+    ///
+    /// ```
+    /// use graphql_client::GraphQLQuery;
+    /// use storefront_token::mock::MockStorefront;
+    /// use storefront_token::{Password, StorefrontClient};
+    ///
+    /// #[derive(GraphQLQuery)]
+    /// #[graphql(
+    ///     schema_path = "graphql/schema.graphql",
+    ///     query_path = "graphql/customer.graphql",
+    ///     response_derives = "Debug"
+    /// )]
+    /// struct Customer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let shop = MockStorefront::builder()
+    ///     .demo_customer("ada@example.com", "correct horse", "Ada Lovelace")
+    ///     .build()
+    ///     .await?;
+    /// let client = StorefrontClient::builder()
+    ///     .endpoint(shop.endpoint())
+    ///     .public_token(shop.public_token())
+    ///     .build()?;
+    /// let token = client
+    ///     .create_token("ada@example.com", &Password::new("correct horse"))
+    ///     .await?;
+    ///
+    /// let variables = customer::Variables {
+    ///     customer_access_token: token.access_token().expose_secret().to_owned(),
+    /// };
+    /// let data = client
+    ///     .execute::<Customer>(variables, Some(token.access_token()))
+    ///     .await?;
+    /// assert_eq!(
+    ///     data.customer.map(|c| c.display_name).as_deref(),
+    ///     Some("Ada Lovelace")
+    /// );
+    /// # shop.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// `examples/cart.rs` logs a customer in against the mock and attaches them to
+    /// a new cart with `cartCreate` and `cartBuyerIdentityUpdate`.
+    ///
+    /// # Errors
+    ///
+    /// The transport, HTTP, GraphQL and malformed-response errors every call can
+    /// return.
+    pub async fn execute<Q: graphql_client::GraphQLQuery>(
+        &self,
+        variables: Q::Variables,
+        customer_token: Option<&AccessToken>,
+    ) -> Result<Q::ResponseData, Error> {
+        let query = Q::build_query(variables);
+        let operation = Operation::Custom(query.operation_name);
+        let token_len = customer_token.map_or(0, |token| token.expose_secret().len());
+        // Room for the document escaped, and for the token at its worst escape, so
+        // the buffer is not reallocated (leaving a copy unzeroed) while written.
+        let capacity = 256 + query.query.len() * 2 + token_len * 6;
+        let mut body = Zeroizing::new(Vec::with_capacity(capacity));
+        serde_json::to_writer(&mut *body, &query).map_err(|error| {
+            Error::from(
+                ConfigError::new(
+                    ConfigErrorKind::InvalidVariables,
+                    "the operation's variables could not be encoded as json",
+                )
+                .with_source(error),
+            )
+        })?;
+        drop(query);
+        let secrets: Vec<&str> = customer_token
+            .map(AccessToken::expose_secret)
+            .into_iter()
+            .collect();
+        let Decoded { data, .. } = self
+            .send::<Q::ResponseData>(operation, body, &secrets, customer_token)
+            .await?;
+        Ok(data)
+    }
+
+    async fn send<D: serde::de::DeserializeOwned>(
         &self,
         operation: Operation,
         body: Zeroizing<Vec<u8>>,
@@ -344,7 +460,12 @@ impl StorefrontClient {
             secrets,
             token,
         };
-        self.inner.transport.execute(request).await
+        let result = self.inner.transport.execute(request).await;
+        if self.inner.standard_path {
+            result
+        } else {
+            result.map_err(Error::with_endpoint_form_hint)
+        }
     }
 
     fn checked_token(
@@ -375,6 +496,18 @@ fn endpoint_api_version(endpoint: &reqwest::Url) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the endpoint's path ends in `/api/{version}/graphql.json`.
+fn has_standard_path(endpoint: &reqwest::Url) -> bool {
+    let Some(segments) = endpoint.path_segments() else {
+        return false;
+    };
+    let segments: Vec<&str> = segments.collect();
+    matches!(
+        segments.as_slice(),
+        [.., "api", version, "graphql.json"] if checked_api_version(version).is_ok()
+    )
 }
 
 fn malformed(operation: Operation, kind: MalformedKind, meta: &ResponseMeta) -> Error {
@@ -412,7 +545,7 @@ fn customer_error_code(code: &create::CustomerErrorCode) -> Option<CustomerError
 pub struct StorefrontClientBuilder {
     shop: Option<String>,
     endpoint: Option<String>,
-    api_version: String,
+    api_version: Option<String>,
     public_token: Option<String>,
     private_token: Option<PrivateToken>,
     buyer_ip: Option<IpAddr>,
@@ -428,7 +561,7 @@ impl Default for StorefrontClientBuilder {
         Self {
             shop: None,
             endpoint: None,
-            api_version: DEFAULT_API_VERSION.to_owned(),
+            api_version: None,
             public_token: None,
             private_token: None,
             buyer_ip: None,
@@ -467,16 +600,22 @@ impl StorefrontClientBuilder {
 
     /// A full GraphQL endpoint URL, used as given. When its path has the form
     /// `/api/{version}/graphql.json`, that version is the one the client reports and
-    /// expects back; otherwise [`api_version`](Self::api_version) is.
+    /// expects back, and an [`api_version`](Self::api_version) that names another
+    /// is refused by [`build`](Self::build) ([`ConfigErrorKind::ConflictingApiVersion`]);
+    /// otherwise [`api_version`](Self::api_version) (or the default) is expected
+    /// back, and a 404 answer shows the form the path should have.
     /// Plain `http://` is accepted only for loopback hosts, such as the mock.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
     }
 
-    /// The API version, such as `2026-04` (the default).
+    /// The API version, such as `2026-04` (the default,
+    /// [`DEFAULT_API_VERSION`](crate::DEFAULT_API_VERSION)). With an
+    /// [`endpoint`](Self::endpoint) whose path names a version, it must name the
+    /// same one.
     pub fn api_version(mut self, version: impl Into<String>) -> Self {
-        self.api_version = version.into();
+        self.api_version = Some(version.into());
         self
     }
 
@@ -538,11 +677,19 @@ impl StorefrontClientBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] when no or both of shop and endpoint are given, the shop,
-    /// endpoint or API version is not valid, plain `http://` points away from
+    /// endpoint or API version is not valid (a shop name or host that is not a
+    /// valid DNS name included: it is refused here, never retried as a network
+    /// failure), an API version disagrees with the endpoint's, plain `http://` points away from
     /// loopback, no storefront token is given, a Buyer IP comes without a private
     /// token, or the HTTP client cannot be built.
     pub fn build(self) -> Result<StorefrontClient, Error> {
-        let api_version = checked_api_version(&self.api_version)?.to_owned();
+        let explicit_version = match &self.api_version {
+            Some(version) => Some(checked_api_version(version)?.to_owned()),
+            None => None,
+        };
+        let api_version = explicit_version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
         let endpoint = match (&self.shop, &self.endpoint) {
             (Some(shop), None) => shop_endpoint(shop, &api_version)?,
             (None, Some(endpoint)) => checked_endpoint(endpoint)?,
@@ -563,7 +710,21 @@ impl StorefrontClientBuilder {
         };
         // An endpoint of the form …/api/{version}/graphql.json names its version;
         // that is the one to expect back in X-Shopify-API-Version.
-        let api_version = endpoint_api_version(&endpoint).unwrap_or(api_version);
+        let named = endpoint_api_version(&endpoint);
+        if let (Some(named), Some(explicit)) = (&named, &explicit_version) {
+            if named != explicit {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::ConflictingApiVersion,
+                    format!(
+                        "the endpoint names api version {named} but {explicit} was asked for; \
+                         drop one, or make them agree"
+                    ),
+                )
+                .into());
+            }
+        }
+        let standard_path = has_standard_path(&endpoint);
+        let api_version = named.unwrap_or(api_version);
         let (headers, auth) = self.auth_headers()?;
         let http = self
             .http
@@ -593,6 +754,7 @@ impl StorefrontClientBuilder {
                     warned_deprecation: AtomicBool::new(false),
                 },
                 auth,
+                standard_path,
             }),
         })
     }

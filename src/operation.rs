@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// One of the Storefront API operations this crate knows.
+/// A Storefront API operation: one of the four this crate knows, or one of your
+/// own sent with [`StorefrontClient::execute`](crate::StorefrontClient::execute).
 ///
 /// Used in errors, `tracing` spans and the mock's request counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,6 +17,10 @@ pub enum Operation {
     Delete,
     /// `customer(customerAccessToken:)`: read the customer a token belongs to.
     Customer,
+    /// An operation of your own, sent with
+    /// [`StorefrontClient::execute`](crate::StorefrontClient::execute): its GraphQL
+    /// operation name (such as `CartCreate`). Never in [`ALL`](Self::ALL).
+    Custom(&'static str),
 }
 
 impl Operation {
@@ -27,10 +32,12 @@ impl Operation {
         Operation::Customer,
     ];
 
-    /// The GraphQL root field this operation selects, as Shopify names it.
+    /// The GraphQL root field this operation selects, as Shopify names it; for a
+    /// [`Custom`](Self::Custom) operation, its operation name.
     #[must_use]
     pub const fn root_field(self) -> &'static str {
         match self {
+            Operation::Custom(name) => name,
             Operation::Create => "customerAccessTokenCreate",
             Operation::Renew => "customerAccessTokenRenew",
             Operation::Delete => "customerAccessTokenDelete",

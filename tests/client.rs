@@ -661,7 +661,30 @@ async fn clients_are_cheap_to_clone_and_share() -> TestResult {
 #[test]
 fn configuration_errors_are_typed() {
     use storefront_token::error::ConfigErrorKind as Kind;
-    let cases: [(storefront_token::StorefrontClientBuilder, Kind); 6] = [
+    let cases: [(storefront_token::StorefrontClientBuilder, Kind); 10] = [
+        (
+            StorefrontClient::builder().shop("-").public_token("t"),
+            Kind::InvalidShop,
+        ),
+        (
+            StorefrontClient::builder()
+                .shop("-.myshopify.com")
+                .public_token("t"),
+            Kind::InvalidShop,
+        ),
+        (
+            StorefrontClient::builder()
+                .endpoint("https://shop-.example.com/api/2026-04/graphql.json")
+                .public_token("t"),
+            Kind::InvalidEndpoint,
+        ),
+        (
+            StorefrontClient::builder()
+                .endpoint("https://shop.example.com/api/2026-04/graphql.json")
+                .api_version("2025-01")
+                .public_token("t"),
+            Kind::ConflictingApiVersion,
+        ),
         (
             StorefrontClient::builder().public_token("t"),
             Kind::MissingEndpoint,
@@ -706,4 +729,128 @@ fn configuration_errors_are_typed() {
         });
         assert_eq!(kind, Some(want), "{error:?}");
     }
+}
+
+#[tokio::test]
+async fn an_endpoint_and_an_api_version_that_agree_are_accepted() -> TestResult {
+    let client = StorefrontClient::builder()
+        .endpoint("https://shop.example.com/api/2025-01/graphql.json")
+        .api_version("2025-01")
+        .public_token("t")
+        .build()?;
+    assert_eq!(client.api_version(), "2025-01");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_404_from_an_endpoint_of_another_form_shows_the_expected_one() -> TestResult {
+    let shop = mock().await;
+    let client = StorefrontClient::builder()
+        .endpoint(format!("http://{}/graphql", shop.addr()))
+        .public_token(shop.public_token())
+        .build()?;
+    let error = client
+        .customer(&AccessToken::new("t"))
+        .await
+        .err()
+        .ok_or("the mock answered a wrong path")?;
+    assert_eq!(error.status(), Some(404));
+    let report = storefront_token::ErrorReport::new(&error).to_string();
+    assert!(
+        report.contains("https://{shop domain}/api/{version}/graphql.json"),
+        "{report}"
+    );
+
+    // A 404 from an endpoint of the right form says nothing about the form.
+    let (client, _) = client_for(&shop);
+    shop.inject(
+        Fault::Status {
+            status: 404,
+            retry_after: None,
+        },
+        1,
+    );
+    let error = client
+        .customer(&AccessToken::new("t"))
+        .await
+        .err()
+        .ok_or("no 404")?;
+    let report = storefront_token::ErrorReport::new(&error).to_string();
+    assert!(
+        report.contains("http 404") && !report.contains("{shop domain}"),
+        "{report}"
+    );
+    Ok(())
+}
+
+#[derive(graphql_client::GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/customer.graphql"
+)]
+struct Customer;
+
+#[tokio::test]
+async fn execute_sends_your_own_operations_through_the_same_layers() -> TestResult {
+    let shop = mock().await;
+    let (client, clock) = client_for(&shop);
+    let token = client.create_token(EMAIL, &Password::new(PASSWORD)).await?;
+    let variables = || customer::Variables {
+        customer_access_token: token.access_token().expose_secret().to_owned(),
+    };
+
+    let data = client
+        .execute::<Customer>(variables(), Some(token.access_token()))
+        .await?;
+    assert_eq!(data.customer.map(|c| c.display_name).as_deref(), Some(NAME));
+
+    // Retried like the crate's own operations.
+    shop.inject(Fault::Throttled, 1);
+    let data = client
+        .execute::<Customer>(variables(), Some(token.access_token()))
+        .await?;
+    assert!(data.customer.is_some());
+    assert_eq!(clock.waits().len(), 1, "one retry");
+
+    // Top-level errors are typed, named after the operation, and scrubbed of the
+    // customer token even when the storefront echoes it.
+    shop.inject(
+        Fault::GraphqlError {
+            code: "ACCESS_DENIED".into(),
+            message: format!("token {} denied", token.access_token().expose_secret()),
+        },
+        1,
+    );
+    let error = client
+        .execute::<Customer>(variables(), Some(token.access_token()))
+        .await
+        .err()
+        .ok_or("no error")?;
+    assert_eq!(error.operation(), Some(Operation::Custom("Customer")));
+    assert!(matches!(error.kind(), ErrorKind::Graphql(_)));
+    assert_eq!(error.failure_scope(), FailureScope::Shop);
+    let report = storefront_token::ErrorReport::new(&error).to_string();
+    assert!(report.starts_with("Customer: "), "{report}");
+    assert!(
+        !report.contains(token.access_token().expose_secret())
+            && !format!("{error:?}").contains(token.access_token().expose_secret()),
+        "{report}"
+    );
+
+    // HTTP statuses too.
+    shop.inject(
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+        },
+        1,
+    );
+    let error = client
+        .execute::<Customer>(variables(), None)
+        .await
+        .err()
+        .ok_or("no error")?;
+    assert_eq!(error.status(), Some(401));
+    assert_eq!(shop.requests(Operation::Customer), 5);
+    Ok(())
 }
