@@ -10,9 +10,12 @@
 //! ```
 //!
 //! Secrets are never taken as arguments: the storefront token, the customer's
-//! token and password come from the environment, stdin or a no-echo prompt.
-//! Exit codes: 0 ok, 2 usage, 3 token rejected or expired (log in again), 4
-//! transient failure that outlasted retries, 1 anything else.
+//! token and password come from the environment, stdin or a no-echo prompt (a
+//! secret typed as an argument is refused with where it goes instead, and never
+//! echoed). A flag wins over its environment variable. Colour only on a terminal,
+//! and never with `NO_COLOR` set.
+//! Exit codes: 0 ok, 2 usage or configuration, 3 token rejected or expired (log in
+//! again), 4 transient failure that outlasted retries, 1 anything else.
 
 use std::error::Error as StdError;
 use std::io::Write;
@@ -22,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, TimeDelta, Utc};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::json;
 use storefront_token::mock::MockStorefront;
 use storefront_token::renewal::{
@@ -59,6 +62,27 @@ const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// Erases the terminal line the cursor is on and returns to its start.
 const CLEAR_LINE: &str = "\r\x1b[2K";
 
+/// The environment every command that talks to a shop reads, for `--help`.
+macro_rules! connection_env {
+    () => {
+        "  STOREFRONT_SHOP               shop name or domain (--shop wins over it)\n\
+           \x20 STOREFRONT_ENDPOINT           full GraphQL endpoint URL (--endpoint wins over it)\n\
+           \x20 STOREFRONT_API_VERSION        API version (--api-version wins over it)\n\
+           \x20 STOREFRONT_PUBLIC_TOKEN       public storefront access token, or\n\
+           \x20 STOREFRONT_PRIVATE_TOKEN      private storefront access token (server side)\n\n\
+         Secrets are never arguments: they come from these variables, stdin or a\n\
+         no-echo prompt."
+    };
+}
+const LOGIN_ENV: &str = concat!(
+    "Environment:\n  STOREFRONT_CUSTOMER_PASSWORD  the customer's password (else a no-echo prompt)\n",
+    connection_env!()
+);
+const TOKEN_ENV: &str = concat!(
+    "Environment:\n  STOREFRONT_CUSTOMER_TOKEN     the customer access token (or pipe it to --token-stdin)\n",
+    connection_env!()
+);
+
 #[derive(Parser)]
 #[command(
     name = "storefront-token",
@@ -78,10 +102,14 @@ enum Command {
     /// Log in, renew, check and log out against an embedded mock Storefront.
     Demo,
     /// Log a customer in (password from STOREFRONT_CUSTOMER_PASSWORD or a prompt).
+    #[command(after_help = LOGIN_ENV)]
     Login {
         /// The customer's email.
         #[arg(long)]
         email: String,
+        /// Not accepted: a password on the command line ends up in shell history.
+        #[arg(long, hide = true, num_args = 0..=1, allow_hyphen_values = true)]
+        password: Option<Option<String>>,
         /// Print the new token itself (it is secret).
         #[arg(long)]
         show_token: bool,
@@ -89,6 +117,7 @@ enum Command {
         connection: Connection,
     },
     /// Renew a customer token.
+    #[command(after_help = TOKEN_ENV)]
     Renew {
         #[command(flatten)]
         token: TokenSource,
@@ -98,7 +127,8 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Revoke a customer token.
+    /// Revoke a customer token (exits 0 if it was already revoked or expired).
+    #[command(after_help = TOKEN_ENV)]
     Logout {
         #[command(flatten)]
         token: TokenSource,
@@ -106,6 +136,7 @@ enum Command {
         connection: Connection,
     },
     /// Show the customer a token belongs to.
+    #[command(after_help = TOKEN_ENV)]
     Whoami {
         #[command(flatten)]
         token: TokenSource,
@@ -124,6 +155,7 @@ enum Command {
     /// If the shop rotates tokens on renewal, only the newest token stays valid:
     /// use --show-token to see each one. Exits 0 on Ctrl-C, 3 when the token
     /// expires or is rejected (log in again).
+    #[command(after_help = TOKEN_ENV)]
     Watch {
         #[command(flatten)]
         token: TokenSource,
@@ -151,26 +183,65 @@ enum Command {
 #[derive(Args)]
 struct Connection {
     /// Shop name or domain, such as `my-shop` or `my-shop.myshopify.com`.
-    #[arg(long, env = "STOREFRONT_SHOP", conflicts_with = "endpoint")]
+    #[arg(long, env = "STOREFRONT_SHOP")]
     shop: Option<String>,
-    /// Full GraphQL endpoint URL (http only on loopback).
+    /// Full GraphQL endpoint URL, `https://{domain}/api/{version}/graphql.json`
+    /// (http only on loopback).
     #[arg(long, env = "STOREFRONT_ENDPOINT")]
     endpoint: Option<String>,
-    /// Storefront API version.
-    #[arg(long, env = "STOREFRONT_API_VERSION", default_value = storefront_token::DEFAULT_API_VERSION)]
-    api_version: String,
+    /// Storefront API version [default: 2026-04]. With an endpoint that names
+    /// another version in its path, the command refuses (exit 2).
+    #[arg(long, env = "STOREFRONT_API_VERSION")]
+    api_version: Option<String>,
     /// The buyer's IP, sent with a private token.
     #[arg(long)]
     buyer_ip: Option<IpAddr>,
+    /// Not accepted: storefront tokens come from the environment.
+    #[arg(long, hide = true, num_args = 0..=1, allow_hyphen_values = true)]
+    public_token: Option<Option<String>>,
+    /// Not accepted: storefront tokens come from the environment.
+    #[arg(long, hide = true, num_args = 0..=1, allow_hyphen_values = true)]
+    private_token: Option<Option<String>>,
+    /// Which of `--shop` and `--endpoint` were typed (rather than read from the
+    /// environment): filled in after parsing.
+    #[arg(skip)]
+    typed: Typed,
+}
+
+/// Which connection flags were typed on the command line.
+#[derive(Default, Clone, Copy)]
+struct Typed {
+    shop: bool,
+    endpoint: bool,
 }
 
 /// The customer token comes from STOREFRONT_CUSTOMER_TOKEN, or stdin with
 /// `--token-stdin`.
 #[derive(Args)]
 struct TokenSource {
-    /// Read the customer token from the first line of stdin.
+    /// Read the customer token from the first line of stdin (instead of
+    /// STOREFRONT_CUSTOMER_TOKEN).
     #[arg(long)]
     token_stdin: bool,
+    /// Not accepted: a token on the command line ends up in shell history.
+    #[arg(hide = true, allow_hyphen_values = true)]
+    token_argument: Option<String>,
+    /// Not accepted: a token on the command line ends up in shell history.
+    #[arg(long = "token", hide = true, num_args = 0..=1, allow_hyphen_values = true)]
+    token_flag: Option<Option<String>>,
+}
+
+impl Command {
+    fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match self {
+            Command::Login { connection, .. }
+            | Command::Renew { connection, .. }
+            | Command::Logout { connection, .. }
+            | Command::Whoami { connection, .. }
+            | Command::Watch { connection, .. } => Some(connection),
+            Command::Demo | Command::Mock { .. } => None,
+        }
+    }
 }
 
 /// A failure the CLI reports: a message, its exit code, and the error chain.
@@ -227,9 +298,36 @@ fn failure(error: impl Into<Box<dyn StdError>>) -> Failure {
     }
 }
 
+/// Parses the command line, noting which connection flags were typed: a typed
+/// flag wins over an environment variable.
+fn parse() -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Some((_, sub)), Some(connection)) = (matches.subcommand(), cli.command.connection_mut())
+    {
+        let typed = |id: &str| {
+            matches!(
+                sub.value_source(id),
+                Some(clap::parser::ValueSource::CommandLine)
+            )
+        };
+        connection.typed = Typed {
+            shop: typed("shop"),
+            endpoint: typed("endpoint"),
+        };
+    }
+    Ok(cli)
+}
+
+/// Whether to colour stderr: only on a terminal, and never with `NO_COLOR` set
+/// (<https://no-color.org>).
+fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(error) => return command_line_error(&error),
     };
@@ -237,16 +335,31 @@ async fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
+        .with_ansi(colour_stderr())
         .with_writer(std::io::stderr)
         .init();
     let out = Output { json: cli.json };
+    let mut cli = cli;
+    if let Some(connection) = cli.command.connection_mut() {
+        if let Err(failure) = refuse_storefront_token_arguments(connection) {
+            out.error(failure.error.as_ref());
+            return ExitCode::from(failure.code);
+        }
+    }
     let result = match cli.command {
         Command::Demo => demo(&out).await,
         Command::Login {
             email,
+            password,
             show_token,
             connection,
-        } => login(&out, &connection, &email, show_token).await,
+        } => match password {
+            Some(_) => Err(usage(
+                "a password is never taken as an argument (shell history, `ps`): \
+                 set STOREFRONT_CUSTOMER_PASSWORD, or leave it unset to be prompted",
+            )),
+            None => login(&out, &connection, &email, show_token).await,
+        },
         Command::Renew {
             token,
             show_token,
@@ -324,9 +437,9 @@ impl Output {
             "fingerprint": fingerprint,
         });
         let mut text = format!(
-            "{step}: token {fingerprint} valid until {} ({:.1} days left)",
+            "{step}: token {fingerprint} valid until {} ({} left)",
             token.expires_at().to_rfc3339(),
-            token.time_left().as_secs_f64() / 86_400.0
+            short_duration(token.expires_at() - Utc::now())
         );
         if show {
             value["access_token"] = json!(token.access_token().expose_secret());
@@ -357,11 +470,40 @@ fn client_for(connection: &Connection) -> Result<StorefrontClient, Failure> {
 }
 
 /// A client builder for `connection`, with the storefront token from the
-/// environment.
+/// environment. A typed `--shop` or `--endpoint` wins over the other's
+/// environment variable; both typed, or neither typed and both variables set,
+/// is a usage error.
+/// Refuses a storefront token typed as an argument, before anything else is
+/// checked; the message says where it goes, and never repeats it.
+fn refuse_storefront_token_arguments(connection: &Connection) -> Result<(), Failure> {
+    if connection.public_token.is_some() || connection.private_token.is_some() {
+        return Err(usage(
+            "a storefront token is never taken as an argument (shell history, `ps`): \
+             set STOREFRONT_PUBLIC_TOKEN or STOREFRONT_PRIVATE_TOKEN",
+        ));
+    }
+    Ok(())
+}
+
 fn client_builder(connection: &Connection) -> Result<StorefrontClientBuilder, Failure> {
-    let mut builder = StorefrontClient::builder().api_version(&connection.api_version);
+    let mut builder = StorefrontClient::builder();
+    if let Some(version) = &connection.api_version {
+        builder = builder.api_version(version);
+    }
+    let typed = connection.typed;
     builder = match (&connection.shop, &connection.endpoint) {
-        (Some(shop), _) => builder.shop(shop),
+        _ if typed.shop && typed.endpoint => {
+            return Err(usage("give --shop or --endpoint, not both"))
+        }
+        (Some(shop), _) if typed.shop => builder.shop(shop),
+        (_, Some(endpoint)) if typed.endpoint => builder.endpoint(endpoint),
+        (Some(_), Some(_)) => {
+            return Err(usage(
+                "STOREFRONT_SHOP and STOREFRONT_ENDPOINT are both set: unset one, \
+                 or choose with --shop or --endpoint",
+            ))
+        }
+        (Some(shop), None) => builder.shop(shop),
         (None, Some(endpoint)) => builder.endpoint(endpoint),
         (None, None) => {
             return Err(usage(
@@ -394,6 +536,13 @@ fn non_empty_env(name: &str) -> Option<String> {
 }
 
 fn customer_token(source: &TokenSource) -> Result<AccessToken, Failure> {
+    if source.token_argument.is_some() || source.token_flag.is_some() {
+        // Never echoed: the message only says where the token goes.
+        return Err(usage(
+            "a customer token is never taken as an argument (shell history, `ps`): \
+             set STOREFRONT_CUSTOMER_TOKEN, or pipe it to --token-stdin",
+        ));
+    }
     if source.token_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -444,8 +593,8 @@ async fn renew(
     source: &TokenSource,
     show: bool,
 ) -> Result<(), Failure> {
-    let client = client_for(connection)?;
     let token = customer_token(source)?;
+    let client = client_for(connection)?;
     let renewed = client.renew_token(&token).await?;
     out.token("renewed", &renewed, show);
     Ok(())
@@ -456,13 +605,21 @@ async fn logout(
     connection: &Connection,
     source: &TokenSource,
 ) -> Result<(), Failure> {
-    let client = client_for(connection)?;
     let token = customer_token(source)?;
-    client.delete_token(&token).await?;
-    out.event(
-        format!("logged out: token {} revoked", token.fingerprint()),
-        json!({ "event": "logged out", "fingerprint": token.fingerprint().to_string() }),
-    );
+    let client = client_for(connection)?;
+    let fingerprint = token.fingerprint().to_string();
+    match client.delete_token(&token).await {
+        Ok(()) => out.event(
+            format!("logged out: token {fingerprint} revoked"),
+            json!({ "event": "logged out", "fingerprint": fingerprint }),
+        ),
+        // Logging out of a dead session is what was asked for.
+        Err(error) if error.must_log_in_again() => out.event(
+            format!("already logged out: token {fingerprint} was already revoked or expired"),
+            json!({ "event": "logged out", "already": true, "fingerprint": fingerprint }),
+        ),
+        Err(error) => return Err(error.into()),
+    }
     Ok(())
 }
 
@@ -471,8 +628,8 @@ async fn whoami(
     connection: &Connection,
     source: &TokenSource,
 ) -> Result<(), Failure> {
-    let client = client_for(connection)?;
     let token = customer_token(source)?;
+    let client = client_for(connection)?;
     let customer = client.customer(&token).await?;
     out.event(
         format!(
@@ -712,10 +869,10 @@ async fn watch(
 ) -> Result<(), Failure> {
     // One quick retry for the first renewal; after that the keeper retries,
     // spread over the time left before expiry.
+    let token = customer_token(source)?;
     let client = client_builder(connection)?
         .retry_policy(RetryPolicy::default().with_max_attempts(2))
         .build()?;
-    let token = customer_token(source)?;
     // The Storefront API cannot tell a token's expiry: renewing once learns it.
     let first = client.renew_token(&token).await?;
     drop(token);
@@ -757,6 +914,13 @@ async fn watch_until_stopped(
                         screen.close();
                         return Err(failure);
                     }
+                    // Redraw from the keeper's new schedule at once, not from
+                    // the one the renewal just replaced.
+                    if screen.live() {
+                        if let Some(status) = keeper.status().await {
+                            screen.draw(&StatusLine::from_status(&status));
+                        }
+                    }
                 }
                 Err(EventError::Lagged(missed)) => screen.lagged(missed),
                 Err(error) => return Err(failure(error)),
@@ -777,6 +941,8 @@ struct Screen {
     show_token: bool,
     last_result: String,
     last_line: Option<StatusLine>,
+    /// Set once stopped (or closed): the status line is never drawn again.
+    done: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -800,11 +966,12 @@ impl Screen {
             show_token,
             last_result: "started".to_owned(),
             last_line: None,
+            done: false,
         }
     }
 
     fn live(&self) -> bool {
-        self.mode == ScreenMode::Live
+        self.mode == ScreenMode::Live && !self.done
     }
 
     fn started(&mut self, token: &CustomerAccessToken) {
@@ -855,18 +1022,18 @@ impl Screen {
         );
     }
 
+    /// The last line: the status line is replaced by it, and never drawn again.
     fn stopped(&mut self) {
+        self.last_line = None;
         self.line(
             "stopped (ctrl-c); the token is no longer renewed".to_owned(),
             json!({ "event": "stopped" }),
         );
-        if self.live() {
-            // Leave the last status on screen above the shell prompt.
-            println!();
-        }
+        self.done = true;
     }
 
-    /// Erases the status line, so an error message starts on a clean line.
+    /// Erases the status line for good, so an error message starts on a clean
+    /// line.
     fn close(&mut self) {
         if self.live() {
             let mut stdout = std::io::stdout().lock();
@@ -874,6 +1041,7 @@ impl Screen {
             let _ = stdout.flush();
             self.last_line = None;
         }
+        self.done = true;
     }
 
     /// Adds the token itself, only with `--show-token`.
@@ -904,8 +1072,11 @@ impl Screen {
         }
     }
 
-    /// Rewrites the status line in place.
+    /// Rewrites the status line in place (never once stopped).
     fn draw(&mut self, line: &StatusLine) {
+        if !self.live() {
+            return;
+        }
         let mut stdout = std::io::stdout().lock();
         let _ = write!(stdout, "{CLEAR_LINE}{}", line.render(&self.last_result));
         let _ = stdout.flush();
@@ -950,6 +1121,9 @@ impl StatusLine {
     fn render(&self, last_result: &str) -> String {
         let now = Utc::now();
         let next = match self.next_renewal_at {
+            // A renewal due now or overdue is under way: "in 0s" would read as
+            // stuck.
+            Some(at) if at <= now + TimeDelta::seconds(1) => "renewing now".to_owned(),
             Some(at) => format!(
                 "next renewal {} (in {})",
                 at.with_timezone(&Local).format("%H:%M:%S"),
