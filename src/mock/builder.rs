@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::clock::Clock;
+use super::customer::MockCustomer;
 use super::error::MockError;
 use super::graphql;
 use super::server::{self, Shared};
@@ -36,7 +37,7 @@ pub struct MockStorefrontBuilder {
     start_time: Option<DateTime<Utc>>,
     frozen_clock: bool,
     clock_source: Option<std::sync::Arc<dyn crate::Clock>>,
-    customers: Vec<(String, String, String)>,
+    customers: Vec<MockCustomer>,
 }
 
 impl std::fmt::Debug for MockStorefrontBuilder {
@@ -54,7 +55,7 @@ impl std::fmt::Debug for MockStorefrontBuilder {
                 &self
                     .customers
                     .iter()
-                    .map(|(email, _, _)| email)
+                    .map(MockCustomer::email)
                     .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
@@ -173,15 +174,32 @@ impl MockStorefrontBuilder {
         self
     }
 
-    /// Registers a customer at start, as [`MockStorefront::add_customer`] does.
+    /// Registers a customer at start, as [`MockStorefront::add_customer`] does
+    /// (`display_name` also gives `firstName` and `lastName`, split at its first space).
     pub fn demo_customer(
         mut self,
         email: impl Into<String>,
         password: impl Into<String>,
         display_name: impl Into<String>,
     ) -> Self {
-        self.customers
-            .push((email.into(), password.into(), display_name.into()));
+        self.customers.push(MockCustomer::from_display_name(
+            &email.into(),
+            &password.into(),
+            &display_name.into(),
+        ));
+        self
+    }
+
+    /// Registers a customer with its whole profile at start, as
+    /// [`MockStorefront::add_mock_customer`] does.
+    pub fn customer(mut self, customer: MockCustomer) -> Self {
+        self.customers.push(customer);
+        self
+    }
+
+    /// The `shop { name }` the mock serves. Default `"Mock Storefront"`.
+    pub fn shop_name(mut self, name: impl Into<String>) -> Self {
+        self.live.shop_name = name.into();
         self
     }
 
@@ -241,8 +259,9 @@ impl MockStorefrontBuilder {
             None => Clock::new(self.start_time.unwrap_or_else(Utc::now), self.frozen_clock),
         };
         let mut state = State::new(self.live, clock);
-        for (email, password, display_name) in &self.customers {
-            state.add_customer(email, password, display_name);
+        state.origin = format!("http://{addr}");
+        for customer in &self.customers {
+            state.add_profile(customer);
         }
         let fixed = FixedSettings {
             api_version_header: self

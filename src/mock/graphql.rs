@@ -1,13 +1,16 @@
 //! GraphQL: the embedded schema, request validation (apollo-compiler) and execution.
 //!
 //! Execution uses apollo-compiler's spec executor, so aliases, `__typename`,
-//! fragments, list and null handling follow the GraphQL specification; this module
-//! only supplies resolvers for the four root fields.
+//! fragments, `@skip`/`@include`, list and null handling and introspection
+//! (`__schema`, `__type`) follow the GraphQL specification; this module supplies
+//! resolvers for the root fields, and Shopify's (graphql-ruby's) wording for the
+//! errors Shopify's clients meet first: operation selection and misused directives.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use apollo_compiler::ast::{DirectiveList, DirectiveLocation, OperationType};
 use apollo_compiler::executable::{Selection, SelectionSet};
 use apollo_compiler::request::coerce_variable_values;
 use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
@@ -19,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::clock::format_datetime;
 use super::error::MockError;
-use super::state::{CreateOutcome, State};
+use super::state::{BuyerInput, Cart, CartError, CreateOutcome, Customer, State};
 use crate::Operation;
 
 /// What apollo-compiler's executor puts before a resolver's `FieldError` message.
@@ -48,6 +51,22 @@ pub(crate) struct GraphqlRequest {
     operation_name: Option<String>,
     #[serde(default)]
     variables: Option<JsonMap>,
+}
+
+impl GraphqlRequest {
+    /// An `application/graphql` request: the body is the document; the operation
+    /// name and variables may come from the URL's query string.
+    pub(crate) fn from_document(
+        query: String,
+        operation_name: Option<String>,
+        variables: Option<JsonMap>,
+    ) -> Self {
+        GraphqlRequest {
+            query,
+            operation_name,
+            variables,
+        }
+    }
 }
 
 /// A request that passed validation and variable coercion.
@@ -115,11 +134,17 @@ pub(crate) fn prepare(
         Ok(document) => document,
         Err(with_errors) => {
             let operations = root_operations(&with_errors.partial, operation_name.as_deref());
-            let errors = with_errors
-                .errors
-                .iter()
-                .map(|diagnostic| validation_error(diagnostic.to_json()))
-                .collect();
+            // Misused directives get graphql-ruby's errors (Shopify's), in place of
+            // apollo-compiler's for the same mistakes.
+            let mut errors = directive_errors(schema, &with_errors.partial);
+            let replaced = !errors.is_empty();
+            errors.extend(
+                with_errors
+                    .errors
+                    .iter()
+                    .filter(|diagnostic| !(replaced && is_directive_diagnostic(diagnostic)))
+                    .map(|diagnostic| validation_error(diagnostic.to_json())),
+            );
             return Prepared {
                 operations,
                 outcome: Err(errors),
@@ -127,10 +152,21 @@ pub(crate) fn prepare(
         }
     };
     let operations = root_operations(&document, operation_name.as_deref());
-    let coerced = document
-        .operations
-        .get(operation_name.as_deref())
-        .and_then(|op| coerce_variable_values(schema, op, &variables.unwrap_or_default()));
+    let selected = match document.operations.get(operation_name.as_deref()) {
+        Ok(op) => op,
+        Err(_) => {
+            // graphql-ruby's `OperationNameMissingError`, which Shopify answers.
+            let message = match &operation_name {
+                None => "An operation name is required".to_owned(),
+                Some(name) => format!("No operation named \"{name}\""),
+            };
+            return Prepared {
+                operations,
+                outcome: Err(vec![json!({ "message": message })]),
+            };
+        }
+    };
+    let coerced = coerce_variable_values(schema, selected, &variables.unwrap_or_default());
     let outcome = match coerced {
         Ok(variables) => Ok(Ready {
             document,
@@ -144,6 +180,165 @@ pub(crate) fn prepare(
     Prepared {
         operations,
         outcome,
+    }
+}
+
+/// Whether apollo-compiler reported a directive mistake that [`directive_errors`] words
+/// as Shopify does.
+fn is_directive_diagnostic(
+    diagnostic: &apollo_compiler::diagnostic::Diagnostic<
+        '_,
+        apollo_compiler::validation::DiagnosticData,
+    >,
+) -> bool {
+    match diagnostic.error.unstable_error_name() {
+        Some("UndefinedDirective" | "UnsupportedLocation") => true,
+        Some("UndefinedArgument") => diagnostic.error.to_string().contains("by `@"),
+        _ => false,
+    }
+}
+
+/// graphql-ruby's validation errors for undefined directives, directives in a place
+/// they cannot be used and unknown directive arguments, with its `extensions`.
+fn directive_errors(schema: &Schema, document: &ExecutableDocument) -> Vec<Value> {
+    let mut walker = DirectiveWalker {
+        schema,
+        document,
+        errors: Vec::new(),
+        path: Vec::new(),
+    };
+    for op in document.operations.iter() {
+        let kind = match op.operation_type {
+            OperationType::Query => "query",
+            OperationType::Mutation => "mutation",
+            OperationType::Subscription => "subscription",
+        };
+        let location = match op.operation_type {
+            OperationType::Query => DirectiveLocation::Query,
+            OperationType::Mutation => DirectiveLocation::Mutation,
+            OperationType::Subscription => DirectiveLocation::Subscription,
+        };
+        walker.path.push(match &op.name {
+            Some(name) => format!("{kind} {name}"),
+            None => kind.to_owned(),
+        });
+        walker.check(&op.directives, location);
+        for variable in &op.variables {
+            walker.check(&variable.directives, DirectiveLocation::VariableDefinition);
+        }
+        walker.selections(&op.selection_set);
+        walker.path.pop();
+    }
+    for fragment in document.fragments.values() {
+        walker.path.push(format!("fragment {}", fragment.name));
+        walker.check(&fragment.directives, DirectiveLocation::FragmentDefinition);
+        walker.selections(&fragment.selection_set);
+        walker.path.pop();
+    }
+    walker.errors
+}
+
+struct DirectiveWalker<'a> {
+    schema: &'a Schema,
+    document: &'a ExecutableDocument,
+    errors: Vec<Value>,
+    path: Vec<String>,
+}
+
+impl<'a> DirectiveWalker<'a> {
+    fn selections(&mut self, set: &'a SelectionSet) {
+        for selection in &set.selections {
+            match selection {
+                Selection::Field(field) => {
+                    self.path.push(field.response_key().to_string());
+                    self.check(&field.directives, DirectiveLocation::Field);
+                    self.selections(&field.selection_set);
+                    self.path.pop();
+                }
+                Selection::InlineFragment(inline) => {
+                    self.path.push(match &inline.type_condition {
+                        Some(on) => format!("... on {on}"),
+                        None => "...".to_owned(),
+                    });
+                    self.check(&inline.directives, DirectiveLocation::InlineFragment);
+                    self.selections(&inline.selection_set);
+                    self.path.pop();
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.path.push(format!("... {}", spread.fragment_name));
+                    self.check(&spread.directives, DirectiveLocation::FragmentSpread);
+                    // Fragment definitions are walked on their own.
+                    self.path.pop();
+                }
+            }
+        }
+    }
+
+    fn check(&mut self, directives: &DirectiveList, location: DirectiveLocation) {
+        for directive in directives.iter() {
+            let name = directive.name.as_str();
+            let locations = directive
+                .line_column_range(&self.document.sources)
+                .map(|range| json!([{ "line": range.start.line, "column": range.start.column }]));
+            let mut error = |message: String, extensions: Value| {
+                let mut entry = json!({ "message": message });
+                if let Some(locations) = &locations {
+                    entry["locations"] = locations.clone();
+                }
+                entry["path"] = json!(self.path);
+                entry["extensions"] = extensions;
+                self.errors.push(entry);
+            };
+            let Some(definition) = self.schema.directive_definitions.get(name) else {
+                error(
+                    format!("Directive @{name} is not defined"),
+                    json!({ "code": "undefinedDirective", "directiveName": name }),
+                );
+                continue;
+            };
+            if !definition.locations.contains(&location) {
+                let allowed = definition
+                    .locations
+                    .iter()
+                    .map(|l| location_name(*l))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let target = location_name(location);
+                error(
+                    format!("'@{name}' can't be applied to {target} (allowed: {allowed})"),
+                    json!({ "code": "directiveCannotBeApplied", "targetName": target, "name": name }),
+                );
+            }
+            for argument in &directive.arguments {
+                let argument = argument.name.as_str();
+                if definition.argument_by_name(argument).is_none() {
+                    error(
+                        format!("Directive '{name}' doesn't accept argument '{argument}'"),
+                        json!({
+                            "code": "argumentNotAccepted",
+                            "name": name,
+                            "typeName": "Directive",
+                            "argumentName": argument,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// graphql-ruby's words for a directive location.
+fn location_name(location: DirectiveLocation) -> String {
+    match location {
+        DirectiveLocation::Query => "queries".to_owned(),
+        DirectiveLocation::Mutation => "mutations".to_owned(),
+        DirectiveLocation::Subscription => "subscriptions".to_owned(),
+        DirectiveLocation::Field => "fields".to_owned(),
+        DirectiveLocation::FragmentDefinition => "fragment definitions".to_owned(),
+        DirectiveLocation::FragmentSpread => "fragment spreads".to_owned(),
+        DirectiveLocation::InlineFragment => "inline fragments".to_owned(),
+        DirectiveLocation::VariableDefinition => "variable definitions".to_owned(),
+        other => other.name().to_ascii_lowercase().replace('_', " "),
     }
 }
 
@@ -210,15 +405,22 @@ pub(crate) fn execute(schema: &Valid<Schema>, ready: &Ready, state: &Mutex<State
         Ok(op) => op,
         Err(error) => return request_error_body(error.to_graphql_error(&ready.document.sources)),
     };
+    // Introspection is recursive; refuse documents nested deeper than clients need.
+    if let Err(error) = apollo_compiler::introspection::check_max_depth(&ready.document, operation)
+    {
+        return request_error_body(error.to_graphql_error(&ready.document.sources));
+    }
     let root = Root {
         type_name: operation.object_type().as_str(),
         is_mutation: operation.is_mutation(),
         state,
         denied: RefCell::new(Vec::new()),
+        context_country: in_context_country(&operation.directives, &ready.variables),
     };
     let result = Execution::new(schema, &ready.document)
         .operation(operation)
         .coerced_variable_values(&ready.variables)
+        .enable_schema_introspection(true)
         .execute_sync(&root);
     let mut response = match result {
         Ok(response) => response,
@@ -256,6 +458,21 @@ fn request_error_body(error: GraphQLError) -> Value {
     json!({ "errors": [validation_error(error)] })
 }
 
+/// The country of the operation's `@inContext(country:)`, a literal or a variable.
+fn in_context_country(directives: &DirectiveList, variables: &JsonMap) -> Option<String> {
+    let value = directives
+        .get("inContext")?
+        .specified_argument_by_name("country")?;
+    match value.as_ref() {
+        apollo_compiler::ast::Value::Enum(name) => Some(name.to_string()),
+        apollo_compiler::ast::Value::Variable(name) => variables
+            .get(name.as_str())
+            .and_then(JsonValue::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// The root object (`QueryRoot` or `Mutation`).
 struct Root<'s> {
     type_name: &'s str,
@@ -263,6 +480,8 @@ struct Root<'s> {
     state: &'s Mutex<State>,
     /// Messages of the access-denied field errors this execution produced.
     denied: RefCell<Vec<String>>,
+    /// `@inContext(country:)`: the buyer's country for carts made without one.
+    context_country: Option<String>,
 }
 
 impl Root<'_> {
@@ -283,7 +502,11 @@ impl ObjectValue for Root<'_> {
         let field = info.field_name();
         let args = info.arguments();
         let mut state = self.lock();
-        if self.is_mutation && state.settings.customer_scope_denied {
+        // The scope covers the customer mutations (`unauthenticated_write_customers`).
+        if self.is_mutation
+            && field.starts_with("customerAccessToken")
+            && state.settings.customer_scope_denied
+        {
             let message = format!("{} access denied", pascal_case(field));
             self.denied.borrow_mut().push(message.clone());
             return Err(FieldError { message });
@@ -320,18 +543,124 @@ impl ObjectValue for Root<'_> {
                         .with("userErrors", invalid_token_errors(&message)),
                 }
             }
+            (true, "cartCreate") => {
+                let input = args.get("input").and_then(JsonValue::as_object);
+                let note = input
+                    .and_then(|i| i.get("note"))
+                    .and_then(JsonValue::as_str)
+                    .map(str::to_owned);
+                let mut buyer = input
+                    .and_then(|i| i.get("buyerIdentity"))
+                    .and_then(JsonValue::as_object)
+                    .map(buyer_input)
+                    .unwrap_or_default();
+                if buyer.country_code.is_none() {
+                    buyer.country_code = self.context_country.clone().map(Some);
+                }
+                let outcome = state.cart_create(note, Some(&buyer));
+                cart_payload("CartCreatePayload", &state, outcome)
+            }
+            (true, "cartBuyerIdentityUpdate") => {
+                let buyer = args
+                    .get("buyerIdentity")
+                    .and_then(JsonValue::as_object)
+                    .map(buyer_input)
+                    .unwrap_or_default();
+                let outcome = state.cart_buyer_identity_update(string_arg(args, "cartId"), &buyer);
+                cart_payload("CartBuyerIdentityUpdatePayload", &state, outcome)
+            }
             (false, "customer") => match state.customer(token()) {
-                Some(customer) => Obj::new("Customer")
-                    .with("id", Val::leaf(customer.id.clone()))
-                    .with("email", Val::leaf(customer.email.clone()))
-                    .with("displayName", Val::leaf(customer.display_name.clone())),
+                Some(customer) => customer_object(customer),
                 None => return Ok(ResolvedValue::null()),
             },
+            (false, "cart") => match state.cart(string_arg(args, "id")) {
+                Some(cart) => cart_object(&state, cart),
+                None => return Ok(ResolvedValue::null()),
+            },
+            (false, "shop") => Obj::new("Shop")
+                .with("id", Val::leaf("gid://shopify/Shop/1"))
+                .with("name", Val::leaf(state.settings.shop_name.clone()))
+                .with("description", Val::null()),
             _ => return Err(self.unknown_field_error(info)),
         };
         drop(state);
         Ok(ResolvedValue::object(value))
     }
+}
+
+fn customer_object(customer: &Customer) -> Obj {
+    let optional = |value: &Option<String>| value.clone().map_or_else(Val::null, Val::leaf);
+    Obj::new("Customer")
+        .with("id", Val::leaf(customer.id.clone()))
+        .with("email", Val::leaf(customer.email.clone()))
+        .with("displayName", Val::leaf(customer.display_name.clone()))
+        .with("firstName", optional(&customer.first_name))
+        .with("lastName", optional(&customer.last_name))
+        .with("phone", optional(&customer.phone))
+        .with("createdAt", Val::leaf(format_datetime(customer.created_at)))
+        .with("updatedAt", Val::leaf(format_datetime(customer.updated_at)))
+}
+
+/// The fields of a `CartBuyerIdentityInput` the mock keeps; a field given as
+/// `null` clears the cart's value, a missing one leaves it.
+fn buyer_input(map: &JsonMap) -> BuyerInput {
+    let field = |name: &str| map.get(name).map(|value| value.as_str().map(str::to_owned));
+    BuyerInput {
+        customer_access_token: field("customerAccessToken"),
+        email: field("email"),
+        phone: field("phone"),
+        country_code: field("countryCode"),
+        company_location_id: field("companyLocationId"),
+    }
+}
+
+fn cart_object(state: &State, cart: &Cart) -> Obj {
+    let customer = cart.customer.and_then(|index| state.customer_at(index));
+    let optional = |value: Option<String>| value.map_or_else(Val::null, Val::leaf);
+    // Without an email or phone of its own, the buyer identity shows the customer's.
+    let email = cart
+        .email
+        .clone()
+        .or_else(|| customer.map(|c| c.email.clone()));
+    let phone = cart
+        .phone
+        .clone()
+        .or_else(|| customer.and_then(|c| c.phone.clone()));
+    let buyer = Obj::new("CartBuyerIdentity")
+        .with(
+            "customer",
+            customer.map_or_else(Val::null, |c| customer_object(c).into()),
+        )
+        .with("email", optional(email))
+        .with("phone", optional(phone))
+        .with("countryCode", optional(cart.country_code.clone()));
+    Obj::new("Cart")
+        .with("id", Val::leaf(cart.id.clone()))
+        .with("checkoutUrl", Val::leaf(cart.checkout_url.clone()))
+        .with("createdAt", Val::leaf(format_datetime(cart.created_at)))
+        .with("updatedAt", Val::leaf(format_datetime(cart.updated_at)))
+        .with("note", optional(cart.note.clone()))
+        .with("totalQuantity", Val::leaf(0))
+        .with("buyerIdentity", buyer)
+}
+
+fn cart_payload(type_name: &'static str, state: &State, outcome: Result<Cart, CartError>) -> Obj {
+    let (cart, errors) = match outcome {
+        Ok(cart) => (Val::Obj(cart_object(state, &cart)), Vec::new()),
+        Err(error) => (
+            Val::null(),
+            vec![Val::Obj(
+                Obj::new("CartUserError")
+                    .with("code", Val::leaf(error.code))
+                    .with("field", Val::leaf(json!(error.field)))
+                    .with("message", Val::leaf(error.message)),
+            )],
+        ),
+    };
+    Obj::new(type_name)
+        .with("cart", cart)
+        .with("userErrors", Val::List(errors))
+        .with("warnings", Val::List(Vec::new()))
 }
 
 fn string_arg<'m>(map: &'m JsonMap, name: &str) -> &'m str {

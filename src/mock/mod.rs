@@ -10,7 +10,15 @@
 //! * every document is validated against a trimmed copy of the 2026-04 schema and
 //!   variables are coerced with a real GraphQL implementation, so a misspelt field or a
 //!   wrongly typed variable is rejected as Shopify would (`GRAPHQL_VALIDATION_FAILED`);
-//! * execution follows the GraphQL specification (aliases, `__typename`, fragments);
+//! * execution follows the GraphQL specification (aliases, `__typename`, fragments,
+//!   `@skip`/`@include`), and introspection (`__schema`, `__type`) is answered;
+//! * what Shopify's own clients send is accepted: `@inContext` on queries and mutations,
+//!   `@defer` (answered in one response), several operations with `operationName`,
+//!   `application/graphql` bodies, CORS preflights; misused directives and operation
+//!   names get Shopify's (graphql-ruby's) error messages;
+//! * beyond the token lifecycle it serves the customer's profile ([`MockCustomer`]),
+//!   `shop { name }` and minimal carts (`cartCreate`, `cartBuyerIdentityUpdate`,
+//!   `cart`), so an app can attach a logged-in customer to a cart;
 //! * the mock has its own clock ([`MockStorefront::advance`]) so expiry is testable
 //!   without waiting, and settings for what Shopify leaves unconfirmed (token lifetime,
 //!   whether renewal rotates the token, the invalid-token message);
@@ -58,6 +66,7 @@
 
 mod builder;
 mod clock;
+mod customer;
 mod error;
 mod faults;
 mod graphql;
@@ -77,6 +86,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use builder::MockStorefrontBuilder;
+pub use customer::MockCustomer;
 pub use error::MockError;
 pub use faults::Fault;
 pub use sim_clock::SimulatedClock;
@@ -173,11 +183,42 @@ impl MockStorefront {
 
     /// Registers a customer who can log in with `email` (matched case-insensitively)
     /// and `password`; returns its id, `gid://shopify/Customer/N`.
-    /// A customer with the same email is replaced (and keeps its id).
+    /// A customer with the same email is replaced (and keeps its id and `createdAt`).
+    ///
+    /// `display_name` is served as `displayName`, and split at its first space into
+    /// `firstName` and `lastName` (unless it contains `@`). Use
+    /// [`add_mock_customer`](Self::add_mock_customer) to set each field.
     pub fn add_customer(&self, email: &str, password: &str, display_name: &str) -> String {
         self.shared
             .lock()
             .add_customer(email, password, display_name)
+    }
+
+    /// Registers a customer with its whole profile (first and last name, phone,
+    /// display name); returns its id. `createdAt` and `updatedAt` are the mock's
+    /// current time; a customer with the same email is replaced (and keeps its id
+    /// and `createdAt`).
+    pub fn add_mock_customer(&self, customer: &MockCustomer) -> String {
+        self.shared.lock().add_profile(customer)
+    }
+
+    /// The `shop { name }` the mock serves (default `"Mock Storefront"`).
+    pub fn shop_name(&self) -> String {
+        self.shared.lock().settings.shop_name.clone()
+    }
+
+    /// Sets the `shop { name }` the mock serves.
+    pub fn set_shop_name(&self, name: &str) {
+        name.clone_into(&mut self.shared.lock().settings.shop_name);
+    }
+
+    /// The id of the customer attached to a cart (by `cartCreate` or
+    /// `cartBuyerIdentityUpdate` with a valid `customerAccessToken`); `None` if the
+    /// cart is unknown or has no customer.
+    pub fn cart_customer(&self, cart_id: &str) -> Option<String> {
+        let state = self.shared.lock();
+        let index = state.cart(cart_id)?.customer?;
+        state.customer_at(index).map(|c| c.id.clone())
     }
 
     /// Mints a customer access token without HTTP, as a successful
@@ -231,7 +272,7 @@ impl MockStorefront {
         message.clone_into(&mut self.shared.lock().settings.invalid_token_message);
     }
 
-    /// When `true`, token mutations fail with a top-level `ACCESS_DENIED` error
+    /// When `true`, the customer token mutations fail with a top-level `ACCESS_DENIED` error
     /// (`"CustomerAccessTokenRenew access denied"` and so on) and `null` data, as when
     /// the storefront token lacks the `unauthenticated_write_customers` scope.
     pub fn set_customer_scope_denied(&self, denied: bool) {

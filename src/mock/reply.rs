@@ -27,6 +27,17 @@ impl Reply {
         }
     }
 
+    /// The answer to a CORS preflight (`OPTIONS`): `204 No Content`, no body;
+    /// `server.rs` adds the CORS headers.
+    pub(crate) fn preflight() -> Self {
+        Reply {
+            status: 204,
+            content_type: "",
+            body: Vec::new(),
+            retry_after: None,
+        }
+    }
+
     /// Shopify's plain error shape: `{"errors": "<message>"}`.
     pub(crate) fn plain_error(status: u16, message: &str) -> Self {
         Reply::json(status, &json!({ "errors": message }))

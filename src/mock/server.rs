@@ -9,7 +9,11 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::Schema;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, ALLOW, CONTENT_TYPE, DATE, RETRY_AFTER};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ALLOW,
+    CONTENT_TYPE, DATE, ORIGIN, RETRY_AFTER, VARY,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -31,6 +35,18 @@ const PRIVATE_TOKEN_HEADER: &str = "shopify-storefront-private-token";
 const BUYER_IP_HEADER: &str = "shopify-storefront-buyer-ip";
 const UNAUTHORIZED_MESSAGE: &str =
     "[API] Invalid API key or access token (unrecognized login or wrong password)";
+/// Methods a CORS preflight may ask for.
+const CORS_METHODS: &str = "POST, GET, OPTIONS";
+/// Request headers a browser may send: Storefront authentication, the headers of
+/// `@shopify/storefront-api-client` and Hydrogen.
+const CORS_HEADERS: &str = "Content-Type, Accept, X-Shopify-Storefront-Access-Token, \
+    Shopify-Storefront-Private-Token, Shopify-Storefront-Buyer-IP, X-SDK-Variant, \
+    X-SDK-Variant-Source, X-SDK-Version, Custom-Storefront-Request-Group-ID, \
+    Shopify-Storefront-Id, Shopify-Storefront-Y, Shopify-Storefront-S, \
+    X-Shopify-VisitorToken, X-Shopify-UniqueToken";
+/// Response headers a browser app may read.
+const CORS_EXPOSED: &str =
+    "X-Request-Id, X-Shopify-API-Version, X-Shopify-API-Deprecated-Reason, Retry-After";
 
 /// Everything the request handlers share.
 pub(crate) struct Shared {
@@ -127,7 +143,19 @@ fn serve_connection(
 struct Head {
     method: Method,
     path: String,
+    query: Option<String>,
     headers: HeaderMap,
+}
+
+/// How the request body carries the GraphQL request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// `application/json`: `{"query", "operationName", "variables"}`.
+    Json,
+    /// `application/graphql`: the document itself.
+    Graphql,
+    /// Anything else (rejected).
+    Other,
 }
 
 enum BodyRead {
@@ -146,8 +174,14 @@ async fn handle(
     let head = Head {
         method: parts.method,
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
     };
+    let origin = head
+        .headers
+        .get(ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => BodyRead::Ok(collected.to_bytes()),
         Err(error) if error.is::<LengthLimitError>() => BodyRead::TooLarge,
@@ -156,13 +190,33 @@ async fn handle(
 
     let on_graphql_path = head.path == shared.graphql_path();
     let parsed: Option<Result<Prepared, String>> = match &body {
-        BodyRead::Ok(bytes) if on_graphql_path && head.method == Method::POST => Some(
-            serde_json::from_slice::<GraphqlRequest>(bytes)
-                .map(|request| graphql::prepare(&shared.schema, &shared.documents, request))
-                .map_err(|error| format!("Invalid JSON body: {error}")),
-        ),
+        BodyRead::Ok(bytes) if on_graphql_path && head.method == Method::POST => {
+            match body_kind(&head.headers) {
+                BodyKind::Json => Some(
+                    serde_json::from_slice::<GraphqlRequest>(bytes)
+                        .map_err(|error| format!("Invalid JSON body: {error}")),
+                ),
+                BodyKind::Graphql => Some(graphql_body(bytes, head.query.as_deref())),
+                BodyKind::Other => None,
+            }
+            .map(|request| {
+                request.map(|request| graphql::prepare(&shared.schema, &shared.documents, request))
+            })
+        }
         _ => None,
     };
+
+    // A CORS preflight is answered before faults: a scripted fault is meant for the
+    // request the browser sends next.
+    if head.method == Method::OPTIONS && on_graphql_path {
+        shared.lock().total_requests += 1;
+        return Ok(finish(
+            &shared,
+            &request_id,
+            origin.as_deref(),
+            Reply::preflight(),
+        ));
+    }
 
     let fault = {
         let mut state = shared.lock();
@@ -184,7 +238,9 @@ async fn handle(
     if let Some(fault) = fault {
         tracing::debug!(fault = fault.kind(), "mock storefront: injecting fault");
         match fault.action() {
-            FaultAction::Reply(reply) => return Ok(finish(&shared, &request_id, reply)),
+            FaultAction::Reply(reply) => {
+                return Ok(finish(&shared, &request_id, origin.as_deref(), reply))
+            }
             FaultAction::Drop => return Err(DropConnection),
             FaultAction::Delay(by) => tokio::time::sleep(by).await,
             FaultAction::ProcessThenDrop => drop_after = true,
@@ -196,7 +252,7 @@ async fn handle(
         return Err(DropConnection);
     }
     tracing::debug!(status = reply.status, "mock storefront: responded");
-    Ok(finish(&shared, &request_id, reply))
+    Ok(finish(&shared, &request_id, origin.as_deref(), reply))
 }
 
 /// The normal pipeline: routing, size, auth, content type, GraphQL.
@@ -220,8 +276,11 @@ fn respond(
     if !authorize(shared, &head.headers) {
         return Reply::plain_error(401, UNAUTHORIZED_MESSAGE);
     }
-    if !is_json(&head.headers) {
-        return Reply::request_error(400, "Content-Type must be application/json");
+    if body_kind(&head.headers) == BodyKind::Other {
+        return Reply::request_error(
+            400,
+            "Content-Type must be application/json or application/graphql",
+        );
     }
     let prepared = match parsed {
         Some(Ok(prepared)) => prepared,
@@ -260,16 +319,53 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> bool {
     false
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
+fn body_kind(headers: &HeaderMap) -> BodyKind {
+    let essence = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .map(str::trim);
+    match essence {
+        Some(e) if e.eq_ignore_ascii_case("application/json") => BodyKind::Json,
+        Some(e) if e.eq_ignore_ascii_case("application/graphql") => BodyKind::Graphql,
+        _ => BodyKind::Other,
+    }
+}
+
+/// An `application/graphql` request: the body is the document; `operationName` and
+/// `variables` (JSON) may be given in the URL's query string.
+fn graphql_body(bytes: &[u8], query: Option<&str>) -> Result<GraphqlRequest, String> {
+    let document = std::str::from_utf8(bytes)
+        .map_err(|_| "Invalid body: the document is not UTF-8".to_owned())?
+        .to_owned();
+    let mut operation_name = None;
+    let mut variables = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "operationName" => operation_name = Some(value.into_owned()),
+            "variables" => {
+                variables = Some(
+                    serde_json::from_str(&value)
+                        .map_err(|error| format!("Invalid variables: {error}"))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(GraphqlRequest::from_document(
+        document,
+        operation_name,
+        variables,
+    ))
 }
 
 /// Adds the headers every response carries.
-fn finish(shared: &Shared, request_id: &str, reply: Reply) -> Response<Full<Bytes>> {
+fn finish(
+    shared: &Shared,
+    request_id: &str,
+    origin: Option<&str>,
+    reply: Reply,
+) -> Response<Full<Bytes>> {
     // Informational statuses would change the HTTP exchange itself; send 500 instead.
     let status = StatusCode::from_u16(reply.status)
         .ok()
@@ -279,7 +375,34 @@ fn finish(shared: &Shared, request_id: &str, reply: Reply) -> Response<Full<Byte
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    if !reply.content_type.is_empty() {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    }
+    // CORS: any origin may call the mock (it answers the browser's `Origin`, else `*`).
+    match origin.and_then(|origin| HeaderValue::from_str(origin).ok()) {
+        Some(origin) => {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(VARY, HeaderValue::from_static("Origin"));
+        }
+        None => {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+    }
+    headers.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(CORS_EXPOSED),
+    );
+    if status == StatusCode::NO_CONTENT {
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(CORS_METHODS),
+        );
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(CORS_HEADERS),
+        );
+        headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    }
     insert(headers, DATE, &http_date(now));
     insert(headers, HeaderName::from_static("x-request-id"), request_id);
     insert(
@@ -298,7 +421,7 @@ fn finish(shared: &Shared, request_id: &str, reply: Reply) -> Response<Full<Byte
         insert(headers, RETRY_AFTER, retry_after);
     }
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        headers.insert(ALLOW, HeaderValue::from_static("POST"));
+        headers.insert(ALLOW, HeaderValue::from_static("POST, OPTIONS"));
     }
     response
 }

@@ -12,6 +12,8 @@ pub(crate) const DEFAULT_PUBLIC_TOKEN: &str = "mock-public-storefront-token";
 pub(crate) const DEFAULT_PRIVATE_TOKEN: &str = "mock-private-storefront-token";
 /// Default `userErrors` message for an unknown, expired or revoked customer access token.
 pub(crate) const DEFAULT_INVALID_TOKEN_MESSAGE: &str = "Customer access token is invalid.";
+/// Default `shop { name }`.
+pub(crate) const DEFAULT_SHOP_NAME: &str = "Mock Storefront";
 /// Largest request body the mock reads; larger bodies get `413`.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -34,6 +36,7 @@ pub(crate) struct LiveSettings {
     pub(crate) renew_rotates_token: bool,
     pub(crate) invalid_token_message: String,
     pub(crate) customer_scope_denied: bool,
+    pub(crate) shop_name: String,
 }
 
 impl Default for LiveSettings {
@@ -43,6 +46,7 @@ impl Default for LiveSettings {
             renew_rotates_token: false,
             invalid_token_message: DEFAULT_INVALID_TOKEN_MESSAGE.to_owned(),
             customer_scope_denied: false,
+            shop_name: DEFAULT_SHOP_NAME.to_owned(),
         }
     }
 }

@@ -1,10 +1,11 @@
-//! Customers, customer access tokens, counters and the clock: everything the mock remembers.
+//! Customers, customer access tokens, carts, counters and the clock: everything the mock remembers.
 
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::clock::{add_std, Clock};
+use super::customer::MockCustomer;
 use super::faults::Fault;
 use super::settings::LiveSettings;
 use crate::Operation;
@@ -16,7 +17,54 @@ pub(crate) struct Customer {
     pub(crate) email: String,
     pub(crate) password: String,
     pub(crate) display_name: String,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
 }
+
+/// A cart made by `cartCreate`.
+#[derive(Debug, Clone)]
+pub(crate) struct Cart {
+    /// `gid://shopify/Cart/{token}?key={key}`.
+    pub(crate) id: String,
+    pub(crate) checkout_url: String,
+    pub(crate) note: Option<String>,
+    /// Index into `State::customers` of the customer attached with a token.
+    pub(crate) customer: Option<usize>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) country_code: Option<String>,
+    pub(crate) company_location_id: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+/// The buyer identity fields of a `CartBuyerIdentityInput` that the mock keeps.
+/// `None`: not given (left as it is); `Some(None)`: given as `null` (cleared).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BuyerInput {
+    pub(crate) customer_access_token: Option<Option<String>>,
+    pub(crate) email: Option<Option<String>>,
+    pub(crate) phone: Option<Option<String>>,
+    pub(crate) country_code: Option<Option<String>>,
+    pub(crate) company_location_id: Option<Option<String>>,
+}
+
+/// Why a cart mutation failed: Shopify's `CartUserError` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CartError {
+    pub(crate) field: Vec<String>,
+    pub(crate) message: &'static str,
+    pub(crate) code: &'static str,
+}
+
+/// `CartUserError.message` for a customer access token that is unknown, expired or
+/// revoked, as Shopify answers it (reported in Shopify/hydrogen#2495).
+pub(crate) const INVALID_CUSTOMER_MESSAGE: &str = "Customer is invalid";
+/// `CartUserError.message` for an unknown cart id.
+pub(crate) const NO_SUCH_CART_MESSAGE: &str = "The specified cart does not exist.";
 
 /// A customer access token the mock has issued.
 #[derive(Debug, Clone)]
@@ -59,6 +107,9 @@ pub(crate) struct State {
     customers: Vec<Customer>,
     tokens: HashMap<String, TokenRecord>,
     next_token_id: u64,
+    carts: HashMap<String, Cart>,
+    /// Scheme and authority of checkout URLs, e.g. `http://127.0.0.1:4000`.
+    pub(crate) origin: String,
     pub(crate) faults: VecDeque<Fault>,
     /// A fault served at random to requests with none queued, and its probability.
     pub(crate) random_fault: Option<(Fault, f64)>,
@@ -75,6 +126,8 @@ impl State {
             customers: Vec::new(),
             tokens: HashMap::new(),
             next_token_id: 1,
+            carts: HashMap::new(),
+            origin: "http://127.0.0.1".to_owned(),
             faults: VecDeque::new(),
             random_fault: None,
             counters: HashMap::new(),
@@ -90,13 +143,32 @@ impl State {
         password: &str,
         display_name: &str,
     ) -> String {
-        let existing = self.find_customer(email);
+        self.add_profile(&MockCustomer::from_display_name(
+            email,
+            password,
+            display_name,
+        ))
+    }
+
+    /// Registers a customer, replacing any with the same email (which keeps its id
+    /// and `createdAt`); returns its GID.
+    pub(crate) fn add_profile(&mut self, profile: &MockCustomer) -> String {
+        let existing = self.find_customer(&profile.email);
         let number = existing.map_or(self.customers.len() + 1, |index| index + 1);
+        let now = self.clock.now().trunc_subsecs(0);
+        let created_at = existing
+            .and_then(|index| self.customers.get(index))
+            .map_or(now, |c| c.created_at);
         let customer = Customer {
             id: format!("gid://shopify/Customer/{number}"),
-            email: email.trim().to_owned(),
-            password: password.to_owned(),
-            display_name: display_name.to_owned(),
+            email: profile.email.trim().to_owned(),
+            password: profile.password.clone(),
+            display_name: profile.resolved_display_name(),
+            first_name: profile.first_name.clone(),
+            last_name: profile.last_name.clone(),
+            phone: profile.phone.clone(),
+            created_at,
+            updated_at: now,
         };
         let id = customer.id.clone();
         match existing {
@@ -210,6 +282,99 @@ impl State {
     pub(crate) fn customer(&self, token: &str) -> Option<&Customer> {
         let record = self.live(token)?;
         self.customers.get(record.customer)
+    }
+
+    /// A customer by index (as carts refer to them).
+    pub(crate) fn customer_at(&self, index: usize) -> Option<&Customer> {
+        self.customers.get(index)
+    }
+
+    /// `cartCreate`: a new cart, with the buyer identity applied.
+    pub(crate) fn cart_create(
+        &mut self,
+        note: Option<String>,
+        buyer: Option<&BuyerInput>,
+    ) -> Result<Cart, CartError> {
+        let now = self.clock.now().trunc_subsecs(0);
+        let token = format!("{:026x}", fastrand::u128(..) >> 24);
+        let key = random_token();
+        let mut cart = Cart {
+            id: format!("gid://shopify/Cart/{token}?key={key}"),
+            checkout_url: format!("{}/cart/c/{token}?key={key}", self.origin),
+            note,
+            customer: None,
+            email: None,
+            phone: None,
+            country_code: None,
+            company_location_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Some(buyer) = buyer {
+            self.apply_buyer(&mut cart, buyer, &["input", "buyerIdentity"])?;
+        }
+        self.carts.insert(cart.id.clone(), cart.clone());
+        Ok(cart)
+    }
+
+    /// `cartBuyerIdentityUpdate`: fields given replace the cart's; the others stay.
+    pub(crate) fn cart_buyer_identity_update(
+        &mut self,
+        cart_id: &str,
+        buyer: &BuyerInput,
+    ) -> Result<Cart, CartError> {
+        let Some(mut cart) = self.carts.get(cart_id).cloned() else {
+            return Err(CartError {
+                field: vec!["cartId".to_owned()],
+                message: NO_SUCH_CART_MESSAGE,
+                code: "INVALID",
+            });
+        };
+        self.apply_buyer(&mut cart, buyer, &["buyerIdentity"])?;
+        cart.updated_at = self.clock.now().trunc_subsecs(0);
+        self.carts.insert(cart.id.clone(), cart.clone());
+        Ok(cart)
+    }
+
+    /// `cart(id:)`.
+    pub(crate) fn cart(&self, id: &str) -> Option<&Cart> {
+        self.carts.get(id)
+    }
+
+    /// Checks the token first, so a failed mutation changes nothing.
+    fn apply_buyer(
+        &self,
+        cart: &mut Cart,
+        buyer: &BuyerInput,
+        path: &[&str],
+    ) -> Result<(), CartError> {
+        if let Some(token) = &buyer.customer_access_token {
+            cart.customer = match token {
+                None => None,
+                Some(token) => match self.live(token) {
+                    Some(record) => Some(record.customer),
+                    None => {
+                        let mut field: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+                        field.push("customerAccessToken".to_owned());
+                        return Err(CartError {
+                            field,
+                            message: INVALID_CUSTOMER_MESSAGE,
+                            code: "INVALID",
+                        });
+                    }
+                },
+            };
+        }
+        let set = |slot: &mut Option<String>, value: &Option<Option<String>>| {
+            if let Some(value) = value {
+                slot.clone_from(value);
+            }
+        };
+        set(&mut cart.email, &buyer.email);
+        set(&mut cart.phone, &buyer.phone);
+        set(&mut cart.country_code, &buyer.country_code);
+        set(&mut cart.company_location_id, &buyer.company_location_id);
+        Ok(())
     }
 
     /// Expiry of a live token.
