@@ -25,35 +25,45 @@
 //!
 //! ## Quick start
 //!
-//! Log in, renew, read the customer and log out, here against the mock:
+//! Log in, renew, read the customer and log out, here against the mock (the
+//! README's quick start is the same code):
 //!
 //! ```
 //! # #[cfg(feature = "mock")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use storefront_token::mock::MockStorefront;
 //! use storefront_token::{Password, StorefrontClient};
 //!
-//! let shop = MockStorefront::start().await?;
-//! shop.add_customer("ada@example.com", "correct horse", "Ada");
+//! # #[cfg(feature = "mock")]
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // The mock Storefront (feature `mock`) with one customer; for a real shop, drop
+//!     // these lines and use `.shop("my-shop")` and your public storefront token below.
+//!     let shop = MockStorefront::builder()
+//!         .demo_customer("ada@example.com", "correct horse", "Ada")
+//!         .build()
+//!         .await?;
 //!
-//! let client = StorefrontClient::builder()
-//!     .endpoint(shop.endpoint()) // or .shop("my-shop") for a real one
-//!     .public_token(shop.public_token())
-//!     .build()?;
+//!     let client = StorefrontClient::builder()
+//!         .endpoint(shop.endpoint()) // or .shop("my-shop"): a handle, a myshopify or custom domain
+//!         .public_token(shop.public_token())
+//!         .build()?;
 //!
-//! let token = client.create_token("ada@example.com", &Password::new("correct horse")).await?;
-//! let renewed = client.renew_token(token.access_token()).await?;
-//! assert!(renewed.expires_at() >= token.expires_at());
+//!     let token = client
+//!         .create_token("ada@example.com", &Password::new("correct horse"))
+//!         .await?;
+//!     println!("logged in until {}", token.expires_at());
 //!
-//! let customer = client.customer(renewed.access_token()).await?;
-//! assert_eq!(customer.display_name, "Ada");
+//!     // Renew before expiresAt; keep the returned token (Shopify may or may not rotate it).
+//!     let token = client.renew_token(token.access_token()).await?;
 //!
-//! client.delete_token(renewed.access_token()).await?;
-//! let error = client.renew_token(renewed.access_token()).await.unwrap_err();
-//! assert!(error.must_log_in_again());
-//! # Ok(())
-//! # }
+//!     let customer = client.customer(token.access_token()).await?;
+//!     assert_eq!(customer.display_name, "Ada");
+//!
+//!     client.delete_token(token.access_token()).await?;
+//!     let error = client.renew_token(token.access_token()).await.unwrap_err();
+//!     assert!(error.must_log_in_again()); // a revoked token: log in again
+//!     Ok(())
+//! }
 //! # #[cfg(not(feature = "mock"))]
 //! # fn main() {}
 //! ```
@@ -73,6 +83,9 @@
 //! - `mock`: [`mock::MockStorefront`], a stateful Storefront on loopback for tests.
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml): items behind a feature get an
+// "available on crate feature … only" badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod clock;
@@ -102,6 +115,7 @@ pub use token::{Customer, CustomerAccessToken};
 pub use chrono;
 
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 
 /// The README's examples, compiled and run as doctests.
