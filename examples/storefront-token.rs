@@ -1326,3 +1326,66 @@ async fn run_mock(out: &Output, port: u16, lifetime: Option<Duration>) -> Result
     shop.shutdown().await;
     Ok(())
 }
+
+/// Run by `tests/cli.rs`, which includes this file as a module.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(short_duration(TimeDelta::seconds(29)), "29s");
+        assert_eq!(short_duration(TimeDelta::seconds(89)), "1m 29s");
+        assert_eq!(
+            short_duration(TimeDelta::hours(3) + TimeDelta::minutes(5)),
+            "3h 05m"
+        );
+        assert_eq!(
+            short_duration(TimeDelta::days(41) + TimeDelta::hours(23)),
+            "41d 23h"
+        );
+        assert_eq!(short_duration(TimeDelta::seconds(-5)), "0s");
+    }
+
+    fn status_line(next_renewal_in: TimeDelta) -> StatusLine {
+        let now = Utc::now();
+        StatusLine {
+            fingerprint: "3e418e211f49".to_owned(),
+            state: "scheduled",
+            expires_at: now + TimeDelta::seconds(60),
+            next_renewal_at: Some(now + next_renewal_in),
+        }
+    }
+
+    #[test]
+    fn a_due_renewal_reads_renewing_now_never_in_0s() {
+        for due in [TimeDelta::milliseconds(-200), TimeDelta::milliseconds(500)] {
+            let text = status_line(due).render("renewed at 10:00:00");
+            assert!(
+                text.contains("renewing now") && !text.contains("in 0s"),
+                "{text}"
+            );
+        }
+        let text = status_line(TimeDelta::seconds(30)).render("renewed at 10:00:00");
+        assert!(
+            text.contains("(in 29s)") || text.contains("(in 30s)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_status_line_is_never_drawn_once_stopped() {
+        let mut screen = Screen {
+            mode: ScreenMode::Live,
+            show_token: false,
+            last_result: "renewed".to_owned(),
+            last_line: Some(status_line(TimeDelta::seconds(30))),
+            done: false,
+        };
+        screen.stopped();
+        assert!(!screen.live());
+        assert!(screen.last_line.is_none(), "nothing left to redraw");
+        screen.draw(&status_line(TimeDelta::seconds(30)));
+        assert!(screen.last_line.is_none(), "drawn after stopped");
+    }
+}

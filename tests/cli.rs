@@ -3,6 +3,11 @@
 //! are refused without being echoed, flags win over the environment, bad shops
 //! fail at once, and the output suits redirection.
 
+// The example's own unit tests (status line, durations) run with these.
+#[allow(dead_code)]
+#[path = "../examples/storefront-token.rs"]
+mod example;
+
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::OnceLock;
