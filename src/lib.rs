@@ -10,7 +10,8 @@
 //! - [`StorefrontClient`]: the four customer-token operations, typed, with typed
 //!   errors that keep HTTP status, GraphQL `errors` and `userErrors` apart
 //!   ([`Error`], [`ErrorKind`]), and retries of transient failures
-//!   ([`RetryPolicy`]);
+//!   ([`RetryPolicy`]); and [`StorefrontClient::execute`] for any other operation
+//!   you derive with `graphql_client` (carts, say), through the same layers;
 //! - secret newtypes ([`AccessToken`], [`Password`], [`PrivateToken`]) that never
 //!   print their value;
 //! - [`renewal`]: tokens kept alive ahead of expiry — one with
