@@ -1304,11 +1304,13 @@ async fn run_mock(out: &Output, port: u16, lifetime: Option<Duration>) -> Result
             "mock storefront listening (ctrl-c to stop)\n\
              endpoint:         {}\n\
              storefront token: {}   (X-Shopify-Storefront-Access-Token)\n\
+             private token:    {}   (Shopify-Storefront-Private-Token, with Shopify-Storefront-Buyer-IP)\n\
              demo customer:    {DEMO_EMAIL} / {DEMO_PASSWORD}\n\n\
              try: STOREFRONT_ENDPOINT={} STOREFRONT_PUBLIC_TOKEN={} STOREFRONT_CUSTOMER_PASSWORD='{DEMO_PASSWORD}' \\\n\
              \x20    cargo run --example storefront-token -- login --email {DEMO_EMAIL}",
             shop.endpoint(),
             shop.public_token(),
+            shop.private_token(),
             shop.endpoint(),
             shop.public_token(),
         ),
