@@ -31,7 +31,8 @@ pub(crate) fn shop_endpoint(shop: &str, api_version: &str) -> Result<Url, Config
     if host.is_empty() {
         return Err(invalid("it is empty"));
     }
-    if host.contains(['/', '?', '#', '@', ':']) || host.chars().any(char::is_whitespace) {
+    // A URL parser reads `\` as `/` in an https URL: `a\.` would become host `a`.
+    if host.contains(['/', '\\', '?', '#', '@', ':']) || host.chars().any(char::is_whitespace) {
         return Err(invalid(
             "give a shop name or domain, without a path or port",
         ));
@@ -190,6 +191,11 @@ mod tests {
             ("shop_1.example.com", ConfigErrorKind::InvalidShop),
             (long.as_str(), ConfigErrorKind::InvalidShop),
             ("ftp://my-shop", ConfigErrorKind::InvalidShop),
+            // Found by fuzzing: a backslash reads as `/` in a URL, so these became
+            // `https://a/api/…` and `https://my-shop/.evil.com/api/…`.
+            ("A\\.", ConfigErrorKind::InvalidShop),
+            ("\u{7f4}\\..", ConfigErrorKind::InvalidShop),
+            ("my-shop\\.evil.com", ConfigErrorKind::InvalidShop),
             (
                 "http://my-shop.myshopify.com",
                 ConfigErrorKind::InsecureEndpoint,
