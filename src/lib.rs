@@ -119,6 +119,12 @@ pub use chrono;
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 
+/// Entry points for the fuzz targets in `fuzz/`; built only by cargo-fuzz.
+#[cfg(all(fuzzing, feature = "mock"))]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

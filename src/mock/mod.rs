@@ -69,6 +69,8 @@ mod clock;
 mod customer;
 mod error;
 mod faults;
+#[cfg(fuzzing)]
+pub(crate) mod fuzz;
 mod graphql;
 mod reply;
 mod server;

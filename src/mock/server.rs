@@ -8,7 +8,7 @@ use std::time::Duration;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::Schema;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ALLOW,
@@ -80,7 +80,7 @@ impl Shared {
 
 /// Returned by the service to make hyper abort the connection without a response.
 #[derive(Debug)]
-struct DropConnection;
+pub(crate) struct DropConnection;
 
 impl fmt::Display for DropConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,10 +164,16 @@ enum BodyRead {
     Failed,
 }
 
-async fn handle(
+/// One request through the pipeline. Generic over the body so the fuzz targets
+/// can call it without a socket.
+pub(crate) async fn handle<B>(
     shared: Arc<Shared>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, DropConnection> {
+    request: Request<B>,
+) -> Result<Response<Full<Bytes>>, DropConnection>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let number = shared.next_request.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("{number:08x}-{:016x}", fastrand::u64(..));
     let (parts, body) = request.into_parts();
