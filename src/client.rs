@@ -162,8 +162,11 @@ impl StorefrontClient {
                 .into_iter()
                 .map(|error| {
                     CustomerUserError::new(
-                        error.code.as_ref().and_then(customer_error_code),
-                        error.field.unwrap_or_default(),
+                        error
+                            .code
+                            .as_ref()
+                            .and_then(|code| customer_error_code(code, &secrets)),
+                        scrub_field(error.field, &secrets),
                         scrub(error.message, &secrets),
                     )
                 })
@@ -524,7 +527,9 @@ fn token_rejected(
     meta: ResponseMeta,
 ) -> Error {
     let user_errors = user_errors
-        .map(|(field, message)| UserError::new(field.unwrap_or_default(), scrub(message, secrets)))
+        .map(|(field, message)| {
+            UserError::new(scrub_field(field, secrets), scrub(message, secrets))
+        })
         .collect();
     Error::new(
         ErrorKind::TokenRejected(TokenRejected::new(user_errors, meta.request_id())),
@@ -532,9 +537,23 @@ fn token_rejected(
     )
 }
 
-fn customer_error_code(code: &create::CustomerErrorCode) -> Option<CustomerErrorCode> {
+/// A user error's field path, scrubbed like its message: both are printed.
+fn scrub_field(field: Option<Vec<String>>, secrets: &[&str]) -> Vec<String> {
+    field
+        .unwrap_or_default()
+        .into_iter()
+        .map(|segment| scrub(segment, secrets))
+        .collect()
+}
+
+fn customer_error_code(
+    code: &create::CustomerErrorCode,
+    secrets: &[&str],
+) -> Option<CustomerErrorCode> {
     match serde_json::to_value(code) {
-        Ok(serde_json::Value::String(code)) => Some(CustomerErrorCode::parse(&code)),
+        Ok(serde_json::Value::String(code)) => {
+            Some(CustomerErrorCode::parse(&scrub(code, secrets)))
+        }
         _ => None,
     }
 }
@@ -809,5 +828,28 @@ impl StorefrontClientBuilder {
             }
         };
         Ok((headers, auth))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_error_fields_are_scrubbed_like_messages() {
+        let error = token_rejected(
+            Operation::Renew,
+            std::iter::once((
+                Some(vec![
+                    "customerAccessToken".to_owned(),
+                    "x-SENTINEL".to_owned(),
+                ]),
+                "SENTINEL is invalid".to_owned(),
+            )),
+            &["SENTINEL"],
+            ResponseMeta::default(),
+        );
+        assert!(!error.to_string().contains("SENTINEL"), "{error}");
+        assert!(!format!("{error:?}").contains("SENTINEL"), "{error:?}");
     }
 }

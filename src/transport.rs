@@ -399,7 +399,8 @@ fn decode_leniently<D: DeserializeOwned>(
     let lenient = match serde_json::from_slice::<LenientResponse<'_>>(body) {
         Ok(lenient) => lenient,
         Err(_) => {
-            let path = shape_error_path::<LenientResponse<'_>>(body);
+            // The path holds the body's own keys: a secret may be one of them.
+            let path = scrub(shape_error_path::<LenientResponse<'_>>(body), secrets);
             return malformed(MalformedKind::UnexpectedShape { path }, meta);
         }
     };
@@ -409,6 +410,7 @@ fn decode_leniently<D: DeserializeOwned>(
     match lenient.data {
         Some(raw) if raw.get() != "null" => {
             let path = format!("data.{}", shape_error_path::<D>(raw.get().as_bytes()));
+            let path = scrub(path, secrets);
             malformed(MalformedKind::UnexpectedShape { path }, meta)
         }
         _ => malformed(MalformedKind::MissingData, meta),
@@ -419,6 +421,8 @@ fn malformed(kind: MalformedKind, meta: ResponseMeta) -> ErrorKind {
     ErrorKind::MalformedResponse(MalformedResponse::new(kind, meta.request_id()))
 }
 
+/// Every text the storefront sent (message, code, path) is scrubbed: each is
+/// printed with the error.
 fn graphql_errors(errors: Vec<WireError>, secrets: &[&str], meta: ResponseMeta) -> ErrorKind {
     let errors = errors
         .into_iter()
@@ -428,14 +432,14 @@ fn graphql_errors(errors: Vec<WireError>, secrets: &[&str], meta: ResponseMeta) 
                 error
                     .extensions
                     .and_then(|extensions| extensions.code)
-                    .map(|code| GraphqlErrorCode::parse(&code)),
+                    .map(|code| GraphqlErrorCode::parse(&scrub(code, secrets))),
                 error
                     .path
                     .unwrap_or_default()
                     .into_iter()
                     .map(|segment| match segment {
-                        serde_json::Value::String(name) => name,
-                        other => other.to_string(),
+                        serde_json::Value::String(name) => scrub(name, secrets),
+                        other => scrub(other.to_string(), secrets),
                     })
                     .collect(),
             )
@@ -552,6 +556,28 @@ mod tests {
             }
         );
         assert!(!error.to_string().contains("SENTINEL"));
+    }
+
+    #[test]
+    fn secrets_echoed_in_codes_paths_and_keys_are_scrubbed() {
+        let body = r#"{"errors":[{"message":"m","path":["SENTINEL",{"a":"SENTINEL"}],"extensions":{"code":"SENTINEL"}}]}"#;
+        let ErrorKind::Graphql(errors) = kind_of(body) else {
+            panic!("not a graphql error")
+        };
+        assert_eq!(errors.errors()[0].path()[0], "[redacted]");
+        assert!(!format!("{errors:?}").contains("SENTINEL"));
+        // Found by fuzzing: a body that is not JSON past a key holding the secret
+        // printed the key in the path of the unexpected-shape error.
+        for body in [
+            "{\"data\":{\"customerAccessTokenRenew\":{\"expiresAt\":1}},\"errors\":[{\"message\":\"m\",\"xSENTINELx\":\"\n\"}]}",
+            r#"{"data":{"customerAccessTokenRenew":{"expiresAt":1}},"xSENTINELx":[}"#,
+        ] {
+            let ErrorKind::MalformedResponse(error) = kind_of(body) else {
+                panic!("not malformed: {body}")
+            };
+            assert!(!error.to_string().contains("SENTINEL"), "{error}");
+            assert!(!format!("{error:?}").contains("SENTINEL"), "{error:?}");
+        }
     }
 
     #[test]
