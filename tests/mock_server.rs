@@ -1,8 +1,11 @@
 //! Real HTTP against `storefront_token::mock::MockStorefront` with a raw reqwest client.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::{send, Reply};
 use serde_json::{json, Value};
 use storefront_token::mock::{Fault, MockError, MockStorefront};
 use storefront_token::Operation;
@@ -32,34 +35,6 @@ async fn shop() -> Result<MockStorefront, MockError> {
         .frozen_clock(true)
         .build()
         .await
-}
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await?;
-    Ok(Reply {
-        status,
-        headers,
-        text,
-    })
 }
 
 /// Posts a GraphQL request with the public token.

@@ -224,11 +224,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         fresh: &Fresh<R::Credential>,
         version: u64,
     ) -> Put<R::Credential> {
-        let duration = self.policy.lease_duration();
-        let leased = self
-            .store_call(self.store.try_lease(id, self.replica, duration, version))
-            .await;
-        match leased {
+        match self.lease(id, version).await {
             Ok(LeaseOutcome::Acquired) => {}
             Ok(LeaseOutcome::Changed { current }) => return Put::Conflict(self.stored(current)),
             Ok(LeaseOutcome::Missing) => return Put::Missing,
@@ -246,6 +242,17 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             self.release(id, true, version).await;
         }
         put
+    }
+
+    /// Asks the store for this replica's renewal lease on `version` of `id`.
+    async fn lease(
+        &self,
+        id: &TokenId,
+        version: u64,
+    ) -> Result<LeaseOutcome<R::Credential>, SharedError> {
+        let duration = self.policy.lease_duration();
+        self.store_call(self.store.try_lease(id, self.replica, duration, version))
+            .await
     }
 
     async fn release(&self, id: &TokenId, lease: bool, version: u64) {
@@ -267,11 +274,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         lease: bool,
     ) -> Outcome<R::Credential> {
         if lease {
-            let duration = self.policy.lease_duration();
-            let leased = self
-                .store_call(self.store.try_lease(id, self.replica, duration, version))
-                .await;
-            match leased {
+            match self.lease(id, version).await {
                 Ok(LeaseOutcome::Acquired) => {}
                 Ok(LeaseOutcome::Held { remaining }) => return Outcome::LeaseHeld { remaining },
                 Ok(LeaseOutcome::Changed { current }) => {
