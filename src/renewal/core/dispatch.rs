@@ -169,12 +169,6 @@ impl<C: Clone, W> Machine<C, W> {
         }
     }
 
-    pub(super) fn queue_relogin(&mut self, slot: Slot) {
-        if let Some(entry) = self.schedule.entry(slot) {
-            self.relogins.push_back((slot, entry.generation));
-        }
-    }
-
     /// The next queued re-login still wanted.
     fn start_relogin(&mut self, now: Now) -> Option<Job<C>> {
         while let Some((slot, generation)) = self.relogins.pop_front() {

@@ -5,7 +5,10 @@
 //! Data flows: [`schedule`] (when each token is due) → [`dispatch`] (what may
 //! start now) → the runtime's workers run the job → [`outcomes`] (what it came
 //! to) → [`tokens`] (install, publish, end) → outputs. [`commands`] are what
-//! handles ask; [`messages`] are every message between these layers.
+//! handles ask; [`time`] lets time pass (clock jumps, expiries, the
+//! reconciling pass) and says when to wake; [`messages`] are every message between
+//! these layers. Calls between these files point one way: `outcomes` and `time`
+//! use `dispatch`, which uses `tokens`, which uses `machine`.
 
 mod breaker;
 mod commands;
@@ -14,6 +17,7 @@ mod machine;
 mod messages;
 mod outcomes;
 mod schedule;
+mod time;
 mod tokens;
 
 pub(crate) use machine::Machine;

@@ -145,6 +145,13 @@ impl<C: Clone, W> Machine<C, W> {
         }
     }
 
+    /// Queues a re-login for a dead token, behind the rate limit.
+    pub(super) fn queue_relogin(&mut self, slot: Slot) {
+        if let Some(entry) = self.schedule.entry(slot) {
+            self.relogins.push_back((slot, entry.generation));
+        }
+    }
+
     /// Stops holding the token in `slot`; with `delete`, also deletes that
     /// version from the store.
     pub(super) fn drop_token(&mut self, slot: Slot, delete: Option<u64>) {
