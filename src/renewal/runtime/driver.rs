@@ -31,6 +31,7 @@ pub(crate) async fn drive<R: Renewable>(
             let mut state = shared.lock();
             state.core.observe_offset(renewer.server_clock_offset());
             state.core.tick(now);
+            shared.mirror_offset(&state);
             shared.make_ready(&mut state, now);
             turns += 1;
             if turns % 64 == 0 {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::{oneshot, watch};
 
 use super::shared::{Shared, Waiter};
@@ -228,8 +228,7 @@ impl<C: Clone + Send + Sync + 'static> RenewalHandle<C> {
     }
 
     fn server_now(&self) -> DateTime<Utc> {
-        let offset = self.shared.lock().core.offset_ms();
-        self.shared.clock().now() + TimeDelta::milliseconds(offset)
+        DateTime::from_timestamp_millis(self.shared.server_now_ms()).unwrap_or_default()
     }
 
     async fn credential(

@@ -53,6 +53,9 @@ pub(crate) struct Shared<C> {
     /// engine then stops (see [`Shared::now`]).
     last_wall_ms: AtomicI64,
     broken: AtomicBool,
+    /// The core's server-clock offset, mirrored after each driver turn (the only
+    /// place it changes), so stamping a renewal's issue time takes no lock.
+    offset_ms: AtomicI64,
 }
 
 impl<C: Clone + Send + Sync + 'static> Shared<C> {
@@ -79,7 +82,20 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             stopped: watch::channel(false).0,
             last_wall_ms: AtomicI64::new(0),
             broken: AtomicBool::new(false),
+            offset_ms: AtomicI64::new(0),
         }
+    }
+
+    /// Server time now, in milliseconds: the wall clock shifted by the offset the
+    /// core applied at its last turn.
+    pub(crate) fn server_now_ms(&self) -> i64 {
+        self.now().wall_ms + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Mirrors the core's offset after a turn that may have changed it.
+    pub(crate) fn mirror_offset(&self, state: &State<C>) {
+        self.offset_ms
+            .store(state.core.offset_ms(), Ordering::Relaxed);
     }
 
     /// Whether caller code the engine cannot do without (the clock) panicked.

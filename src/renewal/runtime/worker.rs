@@ -164,11 +164,6 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         }
     }
 
-    fn server_now_ms(&self) -> i64 {
-        let state = self.shared.lock();
-        self.shared.now().wall_ms + state.core.offset_ms()
-    }
-
     /// The stored token with its expiry read; `None` if reading it panicked.
     fn stored(&self, token: StoredToken<R::Credential>) -> Stored<R::Credential> {
         let expires_ms = self.expires_ms(&token.credential);
@@ -287,7 +282,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         let renewed = guarded(self.policy.call_timeout(), self.renewer.renew(credential)).await;
         let error = match renewed {
             Ok(Ok(renewed)) => {
-                let issued_ms = self.server_now_ms();
+                let issued_ms = self.shared.server_now_ms();
                 let expires_ms = self.expires_ms(&renewed);
                 if expires_ms > issued_ms {
                     let put = self.put(id, &renewed, issued_ms, Some(version)).await;
@@ -356,7 +351,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                 }
             }
         };
-        let issued_ms = self.server_now_ms();
+        let issued_ms = self.shared.server_now_ms();
         let expires_ms = self.expires_ms(&credential);
         if expires_ms <= issued_ms {
             return Outcome::NoLogin {
