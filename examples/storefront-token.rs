@@ -1192,19 +1192,6 @@ fn event_text(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> St
     }
 }
 
-/// The error an event carries, if any.
-fn event_error(event: &RenewalEvent) -> Option<&RenewalError> {
-    match event {
-        RenewalEvent::RenewalFailed { error, .. }
-        | RenewalEvent::Rejected { error, .. }
-        | RenewalEvent::ReloginFailed { error, .. }
-        | RenewalEvent::StoreFailed { error, .. }
-        | RenewalEvent::ShopPaused { error, .. } => Some(error),
-        RenewalEvent::NotLoggedInAgain { error, .. } => error.as_ref(),
-        _ => None,
-    }
-}
-
 /// An event as a JSON object: its kind (`event`), `id` and fields, `message` (the
 /// same line as [`event_text`]), `error` (the error chain) and, from a Storefront
 /// error, its HTTP `status` and `request_id`. Never a token.
@@ -1265,7 +1252,7 @@ fn event_json(event: &RenewalEvent, current: Option<&CustomerAccessToken>) -> se
     if let Some(id) = event.id() {
         value["id"] = json!(id.as_str());
     }
-    if let Some(error) = event_error(event) {
+    if let Some(error) = event.error() {
         value["error"] = json!(ErrorReport::new(error).to_string());
         let storefront = error.source_as::<storefront_token::Error>();
         if let Some(status) = storefront.and_then(storefront_token::Error::status) {

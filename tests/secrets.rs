@@ -16,8 +16,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{Captured, EMAIL, NAME};
 use storefront_token::mock::{Fault, MockStorefront};
 use storefront_token::renewal::{
-    EventReceiver, ReloginError, Renewable, RenewalEngine, RenewalError, RenewalEvent,
-    StorefrontRenewer, TokenId, TokenKeeper,
+    EventReceiver, ReloginError, Renewable, RenewalEngine, RenewalEvent, StorefrontRenewer,
+    TokenId, TokenKeeper,
 };
 use storefront_token::{
     AccessToken, CustomerAccessToken, ErrorReport, Password, PrivateToken, RetryPolicy,
@@ -56,16 +56,7 @@ fn event_texts(event: &RenewalEvent) -> Vec<String> {
         format!("{event:?}"),
         format!("{event:#?}"),
     ];
-    let error: Option<&RenewalError> = match event {
-        RenewalEvent::RenewalFailed { error, .. }
-        | RenewalEvent::Rejected { error, .. }
-        | RenewalEvent::ReloginFailed { error, .. }
-        | RenewalEvent::StoreFailed { error, .. }
-        | RenewalEvent::ShopPaused { error, .. } => Some(error),
-        RenewalEvent::NotLoggedInAgain { error, .. } => error.as_ref(),
-        _ => None,
-    };
-    if let Some(error) = error {
+    if let Some(error) = event.error() {
         texts.extend(error_texts(error));
     }
     texts

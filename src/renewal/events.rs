@@ -159,6 +159,31 @@ impl RenewalEvent {
 
 /// What went wrong, for an event line that already says what it means: the
 /// error's sources, or the error itself when it has none.
+impl RenewalEvent {
+    /// The error the event carries, if any: its `source()` is the renewer's or
+    /// the store's typed error.
+    #[must_use]
+    pub fn error(&self) -> Option<&RenewalError> {
+        match self {
+            Self::RenewalFailed { error, .. }
+            | Self::Rejected { error, .. }
+            | Self::ReloginFailed { error, .. }
+            | Self::StoreFailed { error, .. }
+            | Self::ShopPaused { error, .. } => Some(error),
+            Self::NotLoggedInAgain { error, .. } => error.as_ref(),
+            Self::Renewed { .. }
+            | Self::Expired { .. }
+            | Self::LoggedInAgain { .. }
+            | Self::AdoptedFromStore { .. }
+            | Self::Removed { .. }
+            | Self::Persisted { .. }
+            | Self::ShopResumed
+            | Self::ClockJump { .. }
+            | Self::ClockSkew { .. } => None,
+        }
+    }
+}
+
 fn cause(error: &RenewalError) -> ErrorReport<'_> {
     match std::error::Error::source(error) {
         Some(source) => ErrorReport::new(source),
