@@ -430,6 +430,17 @@ async fn store_tokens(
     Ok(())
 }
 
+/// A store holding one token, `gone0`, issued an hour before `now` and expired a
+/// second before it.
+async fn one_expired_token(
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Arc<MemoryStore<CustomerAccessToken>>, storefront_token::renewal::StoreError> {
+    let store = Arc::new(MemoryStore::new());
+    let (expired, issued) = (now - TimeDelta::seconds(1), now - TimeDelta::hours(1));
+    store_tokens(&store, "gone", 1, expired, issued).await?;
+    Ok(store)
+}
+
 /// Renews in-process at once, counting calls per token.
 #[derive(Clone, Default)]
 struct CountingRenewer {
@@ -616,15 +627,7 @@ async fn a_panicking_relogin_hook_is_called_once_and_the_token_stays_expired() -
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     let now = clock.now();
-    let store = Arc::new(MemoryStore::new());
-    store_tokens(
-        &store,
-        "gone",
-        1,
-        now - TimeDelta::seconds(1),
-        now - TimeDelta::hours(1),
-    )
-    .await?;
+    let store = one_expired_token(now).await?;
     let engine = RenewalEngine::builder(CountingRenewer::default())
         .clock(clock.clone())
         .store(Arc::clone(&store))
@@ -716,15 +719,7 @@ async fn a_renewer_that_never_waits_still_lets_other_tasks_run() -> TestResult {
 async fn a_caller_waiting_on_a_relogin_that_finds_nothing_is_answered() -> TestResult {
     let clock = storefront_token::mock::SimulatedClock::new(chrono::Utc::now());
     let now = clock.now();
-    let store = Arc::new(MemoryStore::new());
-    store_tokens(
-        &store,
-        "gone",
-        1,
-        now - TimeDelta::seconds(1),
-        now - TimeDelta::hours(1),
-    )
-    .await?;
+    let store = one_expired_token(now).await?;
     let engine = RenewalEngine::builder(CountingRenewer::default())
         .clock(clock.clone())
         .store(store)
