@@ -88,6 +88,7 @@
 // "available on crate feature … only" badge.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod at_rest;
 mod client;
 mod clock;
 mod endpoint;
