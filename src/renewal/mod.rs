@@ -52,10 +52,14 @@ mod core;
 mod credential;
 mod error;
 mod events;
+#[cfg(feature = "file-store")]
+mod file_store;
 mod id;
 mod keeper;
 mod memory_store;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod runtime;
 mod status;
 mod store;
@@ -63,10 +67,16 @@ mod store;
 pub use credential::{FailureClass, ReloginError, Renewable, StorefrontRenewer};
 pub use error::{RenewalError, RenewalErrorKind, SharedError};
 pub use events::{EventError, EventReceiver, RenewalEvent};
+#[cfg(feature = "file-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file-store")))]
+pub use file_store::{FileStore, FileStoreError, FileStoreErrorKind};
 pub use id::TokenId;
 pub use keeper::TokenKeeper;
 pub use memory_store::MemoryStore;
 pub use policy::RenewalPolicy;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_store::{RedisStore, RedisStoreBuilder, RedisTarget, ResealReport};
 pub use runtime::{RenewalEngine, RenewalEngineBuilder, RenewalHandle};
 pub use status::{TokenState, TokenStatus};
 pub use store::{LeaseOutcome, PutOutcome, ReplicaId, StoreError, StoredToken, TokenStore};

@@ -1,0 +1,196 @@
+//! One connection to Redis shared by every clone of the store: the scripts,
+//! a deadline on every call, and the round-trip counter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{Cmd, Pipeline, Value};
+
+use crate::renewal::StoreError;
+
+/// A Lua script: its code (sent with `EVAL` when Redis does not know it) and
+/// its SHA-1 (sent with `EVALSHA`).
+#[derive(Debug)]
+pub(super) struct LuaScript {
+    name: &'static str,
+    code: &'static str,
+    script: redis::Script,
+}
+
+impl LuaScript {
+    fn new(name: &'static str, code: &'static str) -> Self {
+        Self {
+            name,
+            code,
+            script: redis::Script::new(code),
+        }
+    }
+}
+
+/// Every script the store runs, one per call.
+#[derive(Debug)]
+pub(super) struct Scripts {
+    pub(super) put: LuaScript,
+    pub(super) try_lease: LuaScript,
+    pub(super) release_lease: LuaScript,
+    pub(super) delete: LuaScript,
+    pub(super) reseal: LuaScript,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            put: LuaScript::new("put", include_str!("lua/put.lua")),
+            try_lease: LuaScript::new("try_lease", include_str!("lua/try_lease.lua")),
+            release_lease: LuaScript::new("release_lease", include_str!("lua/release_lease.lua")),
+            delete: LuaScript::new("delete", include_str!("lua/delete.lua")),
+            reseal: LuaScript::new("reseal", include_str!("lua/reseal.lua")),
+        }
+    }
+
+    fn all(&self) -> [&LuaScript; 5] {
+        [
+            &self.put,
+            &self.try_lease,
+            &self.release_lease,
+            &self.delete,
+            &self.reseal,
+        ]
+    }
+}
+
+/// The connection manager (reconnects by itself), a deadline per call, and
+/// how many round trips have been made.
+pub(super) struct Connection {
+    manager: ConnectionManager,
+    call_timeout: Duration,
+    round_trips: AtomicU64,
+    pub(super) scripts: Scripts,
+}
+
+impl Connection {
+    pub(super) fn new(manager: ConnectionManager, call_timeout: Duration) -> Self {
+        Self {
+            manager,
+            call_timeout,
+            round_trips: AtomicU64::new(0),
+            scripts: Scripts::new(),
+        }
+    }
+
+    pub(super) fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// One command, one round trip.
+    pub(super) async fn query(&self, cmd: &Cmd, what: &str) -> Result<Value, StoreError> {
+        let mut manager = self.manager.clone();
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.bounded(what, cmd.query_async::<Value>(&mut manager))
+            .await
+    }
+
+    /// A pipeline of commands, one round trip; one reply per command.
+    pub(super) async fn pipeline(
+        &self,
+        pipeline: &Pipeline,
+        what: &str,
+    ) -> Result<Vec<Value>, StoreError> {
+        let mut manager = self.manager.clone();
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.bounded(what, pipeline.query_async::<Vec<Value>>(&mut manager))
+            .await
+    }
+
+    /// Runs a script: `EVALSHA` (one round trip), and only when Redis does not
+    /// know the script (a restarted or flushed server) `EVAL` with its code,
+    /// which also caches it.
+    pub(super) async fn eval(
+        &self,
+        script: &LuaScript,
+        keys: &[&str],
+        args: &[&[u8]],
+        what: &str,
+    ) -> Result<Value, StoreError> {
+        let mut evalsha = redis::cmd("EVALSHA");
+        evalsha.arg(script.script.get_hash()).arg(keys.len());
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(script.code).arg(keys.len());
+        for cmd in [&mut evalsha, &mut eval] {
+            for key in keys {
+                cmd.arg(*key);
+            }
+            for arg in args {
+                cmd.arg(*arg);
+            }
+        }
+        let mut manager = self.manager.clone();
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let first = tokio::time::timeout(self.call_timeout, evalsha.query_async::<Value>(&mut manager)).await;
+        match first {
+            Ok(Err(error)) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                tracing::debug!(script = script.name, "Redis did not know the script; sending it");
+                self.round_trips.fetch_add(1, Ordering::Relaxed);
+                self.bounded(what, eval.query_async::<Value>(&mut manager)).await
+            }
+            first => settle(what, self.call_timeout, first),
+        }
+    }
+
+    /// Loads every script (`SCRIPT LOAD`, one pipeline), so that pipelines of
+    /// `EVALSHA` find them.
+    pub(super) async fn load_scripts(&self) -> Result<(), StoreError> {
+        let mut pipeline = redis::pipe();
+        for script in self.scripts.all() {
+            pipeline.cmd("SCRIPT").arg("LOAD").arg(script.code);
+        }
+        self.pipeline(&pipeline, "loading the scripts").await?;
+        Ok(())
+    }
+
+    /// An `EVALSHA` of `script`, for a pipeline (after [`load_scripts`](Self::load_scripts)).
+    pub(super) fn evalsha_in(
+        pipeline: &mut Pipeline,
+        script: &LuaScript,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) {
+        let cmd = pipeline
+            .cmd("EVALSHA")
+            .arg(script.script.get_hash())
+            .arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
+        }
+        for arg in args {
+            cmd.arg(*arg);
+        }
+    }
+
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        settle(what, self.call_timeout, tokio::time::timeout(self.call_timeout, call).await)
+    }
+}
+
+fn settle<T>(
+    what: &str,
+    limit: Duration,
+    result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(StoreError::new(
+            format!("redis: {what} failed"),
+            Some(Box::new(error)),
+        )),
+        Err(_) => Err(StoreError::new(
+            format!("redis: {what}: no answer within {limit:?}"),
+            None,
+        )),
+    }
+}
