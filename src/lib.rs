@@ -90,6 +90,7 @@
 
 pub mod at_rest;
 mod client;
+mod client_builder;
 mod clock;
 mod endpoint;
 pub mod error;
@@ -102,7 +103,8 @@ mod skew;
 mod token;
 mod transport;
 
-pub use client::{StorefrontClient, StorefrontClientBuilder};
+pub use client::StorefrontClient;
+pub use client_builder::StorefrontClientBuilder;
 pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoint::DEFAULT_API_VERSION;
 pub use error::{Error, ErrorKind, ErrorReport, FailureScope, Result};
