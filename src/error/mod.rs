@@ -12,18 +12,22 @@
 //! back from Shopify are scrubbed of the secrets that were sent, and decoding
 //! failures only name the JSON path that did not fit.
 
-mod details;
+mod graphql;
+mod http;
+mod malformed;
+mod mutation;
 mod report;
+mod setup;
 
 use std::fmt;
 use std::time::Duration;
 
-pub use details::{
-    ConfigError, ConfigErrorKind, CustomerErrorCode, CustomerUserError, GraphqlError,
-    GraphqlErrorCode, GraphqlErrors, HttpError, HttpStatusKind, LoginRejected, MalformedKind,
-    MalformedResponse, TokenRejected, TransportError, TransportErrorKind, UserError,
-};
+pub use graphql::{GraphqlError, GraphqlErrorCode, GraphqlErrors};
+pub use http::{HttpError, HttpStatusKind};
+pub use malformed::{MalformedKind, MalformedResponse};
+pub use mutation::{CustomerErrorCode, CustomerUserError, LoginRejected, TokenRejected, UserError};
 pub use report::ErrorReport;
+pub use setup::{ConfigError, ConfigErrorKind, TransportError, TransportErrorKind};
 
 use crate::Operation;
 

@@ -73,6 +73,7 @@ mod faults;
 pub(crate) mod fuzz;
 mod graphql;
 mod reply;
+mod resolvers;
 mod server;
 mod settings;
 mod sim_clock;
