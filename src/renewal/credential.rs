@@ -31,7 +31,10 @@ pub enum FailureClass {
 /// A kind of expiring credential the engine can keep alive.
 ///
 /// Implement it for another credential (a Customer Account API OAuth token
-/// refreshed with its refresh token, say) and the scheduler works unchanged.
+/// refreshed with its refresh token, say) and the scheduler works unchanged. To
+/// keep such credentials in a built-in store that writes outside the process,
+/// give them a versioned byte encoding with
+/// [`StorableCredential`](crate::at_rest::StorableCredential).
 pub trait Renewable: Send + Sync + 'static {
     /// The credential: a value with an expiry.
     type Credential: Clone + Send + Sync + 'static;

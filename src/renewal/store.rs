@@ -156,6 +156,18 @@ impl StoreError {
 ///
 /// [`MemoryStore`](super::MemoryStore) implements the protocol and is the model
 /// for a Redis or SQL store (a Lua script or a transaction per call).
+///
+/// # Encryption at rest
+///
+/// A store that writes outside the process must never write a token in plain
+/// text. The built-in ones (`RedisStore`, feature `redis`; `FileStore`, feature
+/// `file-store`) seal every value with an [`at_rest::Sealer`](crate::at_rest::Sealer),
+/// binding the token id so a value copied to another id does not open. A store of
+/// your own does the same with [`Sealer::seal_token`](crate::at_rest::Sealer::seal_token)
+/// and [`Sealer::open_token`](crate::at_rest::Sealer::open_token), for any
+/// credential with a [`StorableCredential`](crate::at_rest::StorableCredential)
+/// encoding ([`CustomerAccessToken`](crate::CustomerAccessToken) has one), and
+/// keeps the version and the lease beside the sealed value, in the clear.
 pub trait TokenStore<C>: Send + Sync + 'static {
     /// Every stored token (read once, at start).
     fn load_all(
