@@ -127,12 +127,22 @@ impl Connection {
         }
         let mut manager = self.manager.clone();
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let first = tokio::time::timeout(self.call_timeout, evalsha.query_async::<Value>(&mut manager)).await;
+        let first = tokio::time::timeout(
+            self.call_timeout,
+            evalsha.query_async::<Value>(&mut manager),
+        )
+        .await;
         match first {
-            Ok(Err(error)) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                tracing::debug!(script = script.name, "Redis did not know the script; sending it");
+            Ok(Err(error))
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                tracing::debug!(
+                    script = script.name,
+                    "Redis did not know the script; sending it"
+                );
                 self.round_trips.fetch_add(1, Ordering::Relaxed);
-                self.bounded(what, eval.query_async::<Value>(&mut manager)).await
+                self.bounded(what, eval.query_async::<Value>(&mut manager))
+                    .await
             }
             first => settle(what, self.call_timeout, first),
         }
@@ -173,7 +183,11 @@ impl Connection {
         what: &str,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        settle(what, self.call_timeout, tokio::time::timeout(self.call_timeout, call).await)
+        settle(
+            what,
+            self.call_timeout,
+            tokio::time::timeout(self.call_timeout, call).await,
+        )
     }
 }
 

@@ -13,9 +13,95 @@ use crate::at_rest::{Sealer, StorableCredential};
 use crate::renewal::{StoreError, StoredToken, TokenId};
 use crate::Clock;
 
-/// A [`TokenStore`](crate::renewal::TokenStore) in Redis, shared by every
-/// replica of an app; values sealed at rest. See the [module docs](self) for
-/// the key layout, the scripts and the lease clock.
+/// A [`TokenStore`](crate::renewal::TokenStore) in Redis (feature `redis`):
+/// replicas of an app share their tokens and renew each once per cycle; values
+/// are sealed at rest.
+///
+/// # Key layout
+///
+/// ```text
+/// {prefix}:t:{id}    hash    v = version (decimal)   d = sealed credential + issued_at
+/// {prefix}:l:{id}    string  "<owner: 32 hex chars>:<lease deadline, ms since the epoch>"  (PX expiry)
+/// {prefix}:version   string  the store-wide INCR counter every version is drawn from
+/// ```
+///
+/// The prefix defaults to `storefront-token` ([`RedisStoreBuilder::prefix`]).
+/// **Token ids are stored in plaintext, as key names**: they are your ids (a
+/// customer or session id), never the token. Versions and leases are plaintext
+/// too (they are not secret); the token never is.
+///
+/// # Encryption
+///
+/// `d` is [`Sealer::seal_token`](crate::at_rest::Sealer::seal_token)'s output:
+/// the credential and its issue time, XChaCha20-Poly1305 under the sealer's
+/// current key, with the token id bound as associated data, so a value copied
+/// to another id, sealed with a key the sealer does not know, or altered does
+/// not open. [`get`](crate::renewal::TokenStore::get),
+/// [`try_lease`](crate::renewal::TokenStore::try_lease) and
+/// [`put`](crate::renewal::TokenStore::put) (on a conflict) answer such a value
+/// with a [`StoreError`] naming the id (its source is the
+/// [`SealError`](crate::at_rest::SealError)); [`load_all`](crate::renewal::TokenStore::load_all)
+/// skips it, logs it (`tracing::warn!`) and counts it
+/// ([`skipped_on_load`](Self::skipped_on_load)), so one bad entry does not stop
+/// a start. After a key rotation, [`reseal`](Self::reseal) rewrites every
+/// entry under the new key; then the old key can go.
+///
+/// # Scripts
+///
+/// `put`, `try_lease`, `release_lease` and `delete` are each one Lua script,
+/// so each runs atomically in one round trip (`EVALSHA`; `EVAL` with the code
+/// only when Redis has lost its script cache, after a restart). `get` is one
+/// `HMGET`. A renewal costs two round trips: `try_lease`, then `put` (which
+/// writes and releases the lease). The scripts keep the protocol exactly as
+/// [`MemoryStore`](crate::renewal::MemoryStore) does: versions come from one
+/// counter and never repeat for an id, also across a delete and a new write;
+/// `put(None)` creates or overwrites and releases any lease; `put(Some(v))` is a
+/// compare-and-swap; an owner's own live lease is renewed; a lease is released
+/// only by its owner and only for the version it was taken for.
+/// `load_all` and `versions` walk `SCAN MATCH {prefix}:t:* COUNT 1000` and
+/// fetch each batch with one pipeline, never one huge reply.
+///
+/// The layout keeps a token's keys and the counter in one script, so it
+/// needs one Redis (with replicas or Sentinel if you like), not Redis Cluster.
+///
+/// # Lease clock
+///
+/// By default leases lapse on Redis's own clock (`TIME` in the script, and the
+/// lease key's `PX` expiry), so replicas whose clocks disagree still agree on
+/// who holds a lease. With [`RedisStoreBuilder::lease_clock`] the store passes
+/// that clock's time to the scripts instead and stores absolute deadlines (the
+/// key's expiry, an hour longer, only collects leftovers): for tests on
+/// simulated time, where every replica shares the clock.
+///
+/// # Failures
+///
+/// The connection reconnects by itself. Every call is bounded by the
+/// connection and response timeouts (3 s each by default), so while Redis is
+/// down or unreachable calls fail fast with a [`StoreError`] (the Redis error
+/// as its source) and succeed again once it is back.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use storefront_token::at_rest::{Keyring, Sealer};
+/// use storefront_token::renewal::{RedisStore, TokenId, TokenStore};
+/// use storefront_token::CustomerAccessToken;
+///
+/// let sealer = Sealer::new(Keyring::from_env()?); // STOREFRONT_TOKEN_KEYS
+/// let store = RedisStore::builder("redis://127.0.0.1:6379", sealer)
+///     .prefix("my-app")
+///     .build()
+///     .await?;
+/// let tokens: Vec<(TokenId, _)> = TokenStore::<CustomerAccessToken>::load_all(&store).await?;
+/// println!("{} tokens, {} unreadable", tokens.len(), store.skipped_on_load());
+/// // Share it with the engine: RenewalEngine::builder(renewer).store(Arc::new(store.clone())).
+/// // After putting a new current key first in STOREFRONT_TOKEN_KEYS:
+/// let report = store.reseal().await?;
+/// println!("{report:?}");
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// Cheap to clone (one connection, shared). Its `Debug` shows the server's
 /// address, database and the prefix: never a password or a key.
@@ -113,15 +199,15 @@ impl Inner {
         version: u64,
         sealed: &[u8],
     ) -> Result<StoredToken<C>, StoreError> {
-        let (credential, issued_at) = self
-            .sealer
-            .open_token::<C>(id.as_str(), sealed)
-            .map_err(|error| {
-                StoreError::new(
-                    format!("the stored value of token {id} does not open"),
-                    Some(Box::new(error)),
-                )
-            })?;
+        let (credential, issued_at) =
+            self.sealer
+                .open_token::<C>(id.as_str(), sealed)
+                .map_err(|error| {
+                    StoreError::new(
+                        format!("the stored value of token {id} does not open"),
+                        Some(Box::new(error)),
+                    )
+                })?;
         Ok(StoredToken {
             credential,
             issued_at,

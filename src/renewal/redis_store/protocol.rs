@@ -63,10 +63,7 @@ impl<C: StorableCredential> TokenStore<C> for RedisStore {
             .sealer
             .seal_token(id.as_str(), credential, issued_at)
             .map_err(|error| {
-                StoreError::new(
-                    format!("sealing token {id} failed"),
-                    Some(Box::new(error)),
-                )
+                StoreError::new(format!("sealing token {id} failed"), Some(Box::new(error)))
             })?;
         let expected = expected_version.map(|v| v.to_string()).unwrap_or_default();
         let keys = [

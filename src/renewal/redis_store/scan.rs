@@ -235,11 +235,16 @@ fn resealed<'e>(sealer: &Sealer, entry: &'e Entry) -> Result<Option<(&'e [u8], V
     let (Some(version), Some(sealed)) = (bytes(version), bytes(sealed)) else {
         return Err("the entry is malformed".to_owned());
     };
-    if sealer.is_sealed_with_current(sealed).map_err(|e| e.to_string())? {
+    if sealer
+        .is_sealed_with_current(sealed)
+        .map_err(|e| e.to_string())?
+    {
         return Ok(None);
     }
     let associated = entry.id.as_str().as_bytes();
     let plaintext = sealer.open(associated, sealed).map_err(|e| e.to_string())?;
-    let again = sealer.seal(associated, &plaintext).map_err(|e| e.to_string())?;
+    let again = sealer
+        .seal(associated, &plaintext)
+        .map_err(|e| e.to_string())?;
     Ok(Some((version, again)))
 }

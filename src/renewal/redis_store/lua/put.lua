@@ -11,7 +11,15 @@ if ARGV[1] ~= '' then
     return {1, current[1], current[2]}
   end
 end
-local version = redis.call('INCR', KEYS[3])
+-- A counter that is missing (a new store, or a Redis that lost its data) starts
+-- at Redis's TIME in microseconds, above every version given out before unless
+-- they averaged more than a million writes a second.
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  local time = redis.call('TIME')
+  redis.call('SET', KEYS[3], string.format('%.0f', tonumber(time[1]) * 1000000 + tonumber(time[2])))
+end
+-- As a string: Lua's own number formatting would turn large integers into 1.8e+15.
+local version = string.format('%.0f', redis.call('INCR', KEYS[3]))
 redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2])
 redis.call('DEL', KEYS[2])
 return {0, version}
