@@ -121,7 +121,7 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Contents, FileStoreErr
     let expected = checksum
         .strip_prefix("sha256=")
         .ok_or_else(|| corrupt("the header has no checksum"))?;
-    if !expected.eq_ignore_ascii_case(&hex(&Sha256::digest(body))) {
+    if expected != hex(&Sha256::digest(body)) {
         return Err(corrupt(
             "the checksum does not match (truncated or altered)",
         ));

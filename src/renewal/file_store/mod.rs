@@ -132,6 +132,59 @@ impl FileStore {
             .await
     }
 
+    /// Every stored token's id and version (no key needed). The same as
+    /// [`TokenStore::versions`], without naming the credential type.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] whose source is a [`FileStoreError`].
+    pub async fn versions(&self) -> Result<Vec<(TokenId, u64)>, StoreError> {
+        self.read(|contents, _| {
+            Ok(contents
+                .tokens
+                .iter()
+                .map(|(id, entry)| (TokenId::new(id.as_str()), entry.version))
+                .collect())
+        })
+        .await
+    }
+
+    /// Releases `owner`'s lease on `id` if the stored version is still
+    /// `version`: [`TokenStore::release_lease`], without naming the credential
+    /// type.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] whose source is a [`FileStoreError`].
+    pub async fn release_lease(
+        &self,
+        id: &TokenId,
+        owner: ReplicaId,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.modify(move |contents, _, _| {
+            Ok(ops::release_lease(contents, id.as_str(), owner, version))
+        })
+        .await
+    }
+
+    /// Deletes `id`: whatever is stored (`None`) or only the version expected.
+    /// [`TokenStore::delete`], without naming the credential type.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] whose source is a [`FileStoreError`].
+    pub async fn delete(
+        &self,
+        id: &TokenId,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.modify(move |contents, _, _| Ok(ops::delete(contents, id.as_str(), expected_version)))
+            .await
+    }
+
     /// Runs `read` on the file's contents under the shared lock.
     async fn read<T: Send + 'static>(
         &self,
@@ -210,21 +263,19 @@ impl<C: StorableCredential> TokenStore<C> for FileStore {
             contents
                 .tokens
                 .iter()
-                .map(|(id, entry)| Ok((TokenId::new(id.as_str()), ops::open(&sealer, path, id, entry)?)))
+                .map(|(id, entry)| {
+                    Ok((
+                        TokenId::new(id.as_str()),
+                        ops::open(&sealer, path, id, entry)?,
+                    ))
+                })
                 .collect()
         })
         .await
     }
 
     async fn versions(&self) -> Result<Vec<(TokenId, u64)>, StoreError> {
-        self.read(|contents, _| {
-            Ok(contents
-                .tokens
-                .iter()
-                .map(|(id, entry)| (TokenId::new(id.as_str()), entry.version))
-                .collect())
-        })
-        .await
+        FileStore::versions(self).await
     }
 
     async fn get(&self, id: &TokenId) -> Result<Option<StoredToken<C>>, StoreError> {
@@ -280,14 +331,10 @@ impl<C: StorableCredential> TokenStore<C> for FileStore {
         owner: ReplicaId,
         version: u64,
     ) -> Result<(), StoreError> {
-        let id = id.clone();
-        self.modify(move |contents, _, _| Ok(ops::release_lease(contents, id.as_str(), owner, version)))
-            .await
+        FileStore::release_lease(self, id, owner, version).await
     }
 
     async fn delete(&self, id: &TokenId, expected_version: Option<u64>) -> Result<(), StoreError> {
-        let id = id.clone();
-        self.modify(move |contents, _, _| Ok(ops::delete(contents, id.as_str(), expected_version)))
-            .await
+        FileStore::delete(self, id, expected_version).await
     }
 }

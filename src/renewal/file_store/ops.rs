@@ -139,7 +139,11 @@ pub(super) fn release_lease(
     }
 }
 
-pub(super) fn delete(contents: &mut Contents, id: &str, expected_version: Option<u64>) -> Applied<()> {
+pub(super) fn delete(
+    contents: &mut Contents,
+    id: &str,
+    expected_version: Option<u64>,
+) -> Applied<()> {
     let matches = contents
         .tokens
         .get(id)

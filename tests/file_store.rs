@@ -1,0 +1,565 @@
+//! `FileStore`: the `TokenStore` protocol in one sealed file — its semantics,
+//! two stores (as two processes) on one path, a writer killed with SIGKILL
+//! mid-write, the file's mode, no token in its bytes, and typed errors for a
+//! wrong key, a corrupt file, a newer format and open permissions.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use storefront_token::at_rest::{EncryptionKey, Keyring, Sealer};
+use storefront_token::chrono::{DateTime, TimeDelta, Utc};
+use storefront_token::mock::SimulatedClock;
+use storefront_token::renewal::{
+    FileStore, FileStoreError, FileStoreErrorKind, LeaseOutcome, PutOutcome, ReplicaId, StoreError,
+    StoredToken, TokenId, TokenStore,
+};
+use storefront_token::{AccessToken, CustomerAccessToken};
+
+type Token = CustomerAccessToken;
+
+const SENTINEL: &str = "SENTINEL-shpat-7f3c9a1e-never-on-disk";
+const KEY_BYTES: [u8; 32] = [7; 32];
+/// Selects the child-process writer loop (see `child_writer_loop`).
+const CHILD_ENV: &str = "FILE_STORE_TEST_CHILD_FILE";
+
+fn key(id: &str, bytes: [u8; 32]) -> EncryptionKey {
+    EncryptionKey::new(id, bytes).expect("valid key")
+}
+
+fn sealer() -> Sealer {
+    Sealer::new(Keyring::new(key("k1", KEY_BYTES)))
+}
+
+fn token(secret: &str) -> Token {
+    CustomerAccessToken::new(AccessToken::new(secret), at() + TimeDelta::days(30))
+}
+
+fn at() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).expect("valid time")
+}
+
+fn secret(token: &StoredToken<Token>) -> &str {
+    token.credential.access_token().expose_secret()
+}
+
+fn kind(error: &StoreError) -> FileStoreErrorKind {
+    FileStoreError::of(error)
+        .unwrap_or_else(|| panic!("a file store error: {error}"))
+        .kind()
+}
+
+async fn get(store: &FileStore, id: &TokenId) -> Result<Option<StoredToken<Token>>, StoreError> {
+    TokenStore::<Token>::get(store, id).await
+}
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state").join("tokens");
+    (dir, path)
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn puts_are_compare_and_swap_and_versions_never_repeat() -> Result<(), StoreError> {
+    let (_dir, path) = temp();
+    let store = FileStore::new(&path, sealer());
+    let id = TokenId::new("a");
+    assert!(get(&store, &id).await?.is_none());
+    assert!(!path.exists(), "a read creates nothing");
+    assert_eq!(
+        store.put(&id, &token("one"), at(), None).await?,
+        PutOutcome::Stored { version: 1 }
+    );
+    assert_eq!(
+        store.put(&id, &token("two"), at(), Some(1)).await?,
+        PutOutcome::Stored { version: 2 }
+    );
+    let stale = store.put(&id, &token("three"), at(), Some(1)).await?;
+    assert!(
+        matches!(&stale, PutOutcome::Conflict { current } if current.version == 2 && secret(current) == "two"),
+        "{stale:?}"
+    );
+    store.delete(&id, Some(1)).await?; // not the stored version: kept
+    assert_eq!(get(&store, &id).await?.map(|t| t.version), Some(2));
+    store.delete(&id, None).await?;
+    assert_eq!(
+        store.put(&id, &token("four"), at(), Some(2)).await?,
+        PutOutcome::Missing
+    );
+    assert!(get(&store, &id).await?.is_none(), "never recreated");
+    // A new login after the delete gets a version never given out before.
+    assert_eq!(
+        store.put(&id, &token("five"), at(), None).await?,
+        PutOutcome::Stored { version: 3 }
+    );
+    let stored = get(&store, &id).await?.expect("stored");
+    assert_eq!((secret(&stored), stored.issued_at), ("five", at()));
+    // A second store on the file (another process) sees the same.
+    let other = FileStore::new(&path, sealer());
+    let all: Vec<(TokenId, StoredToken<Token>)> = other.load_all().await?;
+    assert_eq!(all.len(), 1);
+    assert_eq!(FileStore::versions(&other).await?, vec![(id, 3)]);
+    Ok(())
+}
+
+/// Paused tokio time: the simulated clock moves only when told to.
+#[tokio::test(start_paused = true)]
+async fn one_lease_at_a_time_on_the_wall_clock() -> Result<(), StoreError> {
+    let (_dir, path) = temp();
+    let clock = SimulatedClock::new(at());
+    let a_store = FileStore::new(&path, sealer()).with_clock(clock.clone());
+    let b_store = FileStore::new(&path, sealer()).with_clock(clock.clone());
+    let id = TokenId::new("a");
+    let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+    let minute = Duration::from_secs(60);
+    a_store.put(&id, &token("one"), at(), None).await?;
+    let lease = |store: &FileStore, owner, version| {
+        let (store, id) = (store.clone(), id.clone());
+        async move { TokenStore::<Token>::try_lease(&store, &id, owner, minute, version).await }
+    };
+    assert_eq!(lease(&a_store, a, 1).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        lease(&b_store, b, 1).await?,
+        LeaseOutcome::Held { remaining: minute }
+    );
+    clock.jump(TimeDelta::seconds(20));
+    assert_eq!(
+        lease(&a_store, a, 1).await?,
+        LeaseOutcome::Acquired,
+        "an owner's own lease is renewed"
+    );
+    assert_eq!(
+        lease(&b_store, b, 1).await?,
+        LeaseOutcome::Held { remaining: minute }
+    );
+    // A writes: the lease goes; B holding version 1 adopts version 2.
+    a_store.put(&id, &token("two"), at(), Some(1)).await?;
+    let changed = lease(&b_store, b, 1).await?;
+    assert!(
+        matches!(&changed, LeaseOutcome::Changed { current } if current.version == 2 && secret(current) == "two"),
+        "{changed:?}"
+    );
+    assert_eq!(lease(&b_store, b, 2).await?, LeaseOutcome::Acquired);
+    FileStore::release_lease(&a_store, &id, a, 2).await?; // not A's
+    assert!(matches!(
+        lease(&a_store, a, 2).await?,
+        LeaseOutcome::Held { .. }
+    ));
+    FileStore::release_lease(&b_store, &id, b, 1).await?; // another version's
+    assert!(matches!(
+        lease(&a_store, a, 2).await?,
+        LeaseOutcome::Held { .. }
+    ));
+    FileStore::release_lease(&b_store, &id, b, 2).await?;
+    assert_eq!(lease(&a_store, a, 2).await?, LeaseOutcome::Acquired);
+    // A dies: its lease lapses on the wall clock and B takes over.
+    clock.jump(TimeDelta::seconds(59));
+    assert!(
+        matches!(lease(&b_store, b, 2).await?, LeaseOutcome::Held { remaining } if remaining == Duration::from_secs(1))
+    );
+    clock.jump(TimeDelta::seconds(2));
+    assert_eq!(lease(&b_store, b, 2).await?, LeaseOutcome::Acquired);
+    FileStore::delete(&a_store, &id, Some(2)).await?;
+    assert_eq!(lease(&a_store, a, 2).await?, LeaseOutcome::Missing);
+    Ok(())
+}
+
+/// Two stores on one path (two processes' worth: separate lock handles) each
+/// make 200 compare-and-swap writes, retrying on conflict: every write lands on
+/// the version the previous one produced, so none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_path_never_lose_a_write() -> Result<(), StoreError> {
+    const WRITES: usize = 200;
+    let (_dir, path) = temp();
+    let id = TokenId::new("shared");
+    FileStore::new(&path, sealer())
+        .put(&id, &token("start"), at(), None)
+        .await?;
+    let writer = |name: &'static str| {
+        let (store, id) = (FileStore::new(&path, sealer()), id.clone());
+        tokio::spawn(async move {
+            let mut writes = Vec::new(); // (expected, stored)
+            let mut conflicts = 0;
+            let mut expected = get(&store, &id).await?.expect("stored").version;
+            while writes.len() < WRITES {
+                let credential = token(&format!("{name}-{}", writes.len()));
+                match store.put(&id, &credential, at(), Some(expected)).await? {
+                    PutOutcome::Stored { version } => {
+                        writes.push((expected, version));
+                        expected = version;
+                    }
+                    PutOutcome::Conflict { current } => {
+                        conflicts += 1;
+                        expected = current.version;
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            Ok::<_, StoreError>((writes, conflicts))
+        })
+    };
+    let (a, b) = (writer("a"), writer("b"));
+    let (a, a_conflicts) = a.await.expect("joins")?;
+    let (b, b_conflicts) = b.await.expect("joins")?;
+    let mut all: Vec<(u64, u64)> = a.iter().chain(&b).copied().collect();
+    all.sort_by_key(|&(_, stored)| stored);
+    assert_eq!(all.len(), 2 * WRITES);
+    let mut previous = 1;
+    for (expected, stored) in &all {
+        assert_eq!(*expected, previous, "a write on a stale version landed");
+        assert_eq!(*stored, previous + 1, "versions go up one by one");
+        previous = *stored;
+    }
+    for own in [&a, &b] {
+        assert!(
+            own.windows(2).all(|w| w[0].1 < w[1].1),
+            "strictly increasing"
+        );
+    }
+    let last = get(&FileStore::new(&path, sealer()), &id)
+        .await?
+        .expect("stored");
+    assert_eq!(last.version, 1 + 2 * WRITES as u64);
+    let name = if a.last().map(|w| w.1) == Some(last.version) {
+        "a"
+    } else {
+        "b"
+    };
+    assert_eq!(secret(&last), format!("{name}-{}", WRITES - 1));
+    println!("conflicts retried: a {a_conflicts}, b {b_conflicts}");
+    Ok(())
+}
+
+/// Not a test on its own: with `FILE_STORE_TEST_CHILD_FILE` set, writes
+/// `child-<n>` at version n (a fresh file) forever, printing each version once
+/// written. `a_writer_killed_mid_write_leaves_the_old_or_the_new_file` runs it.
+#[tokio::test]
+async fn child_writer_loop() -> Result<(), StoreError> {
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return Ok(());
+    };
+    let store = FileStore::new(PathBuf::from(path), sealer());
+    let id = TokenId::new("child");
+    for n in 1.. {
+        let outcome = store
+            .put(&id, &token(&format!("child-{n}")), at(), None)
+            .await?;
+        assert_eq!(outcome, PutOutcome::Stored { version: n });
+        println!("wrote {n}");
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_writer_killed_mid_write_leaves_the_old_or_the_new_file() -> Result<(), StoreError> {
+    use std::io::{BufRead, BufReader};
+    let (rounds, mut torn_writes) = (20, 0);
+    for round in 0..rounds {
+        let (_dir, path) = temp();
+        let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "child_writer_loop",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the child starts");
+        let stdout = child.stdout.take().expect("piped");
+        let kill_after = fastrand::u64(5..45);
+        let mut announced = 0;
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("reads");
+            if let Some(n) = line.strip_prefix("wrote ") {
+                announced = n.parse().expect("a number");
+                if announced >= kill_after {
+                    break;
+                }
+            }
+        }
+        // A random moment within the next write or two (not synchronisation: the
+        // point is to land anywhere in it).
+        std::thread::sleep(Duration::from_micros(fastrand::u64(0..3000)));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        // Announcements written before the kill and not yet read.
+        for line in lines {
+            if let Some(n) = line.expect("reads").strip_prefix("wrote ") {
+                announced = n.parse().expect("a number");
+            }
+        }
+        let temp_file = path.with_file_name("tokens.tmp");
+        torn_writes += u32::from(temp_file.exists());
+        // The file opens and holds a whole write: the last announced or the next.
+        let store = FileStore::new(&path, sealer());
+        let stored = get(&store, &TokenId::new("child")).await?.expect("stored");
+        assert!(
+            stored.version == announced || stored.version == announced + 1,
+            "round {round}: version {} after {announced} announced",
+            stored.version
+        );
+        assert_eq!(secret(&stored), format!("child-{}", stored.version));
+        // The lock is not stuck, and a leftover temporary file is dealt with.
+        let (id, after) = (TokenId::new("child"), token("after"));
+        let write = store.put(&id, &after, at(), None);
+        let outcome = tokio::time::timeout(Duration::from_secs(10), write)
+            .await
+            .expect("the lock is free")?;
+        assert_eq!(
+            outcome,
+            PutOutcome::Stored {
+                version: stored.version + 1
+            }
+        );
+        assert!(!temp_file.exists(), "the leftover is cleared");
+    }
+    // How often the kill fell inside a write (its temporary file left behind).
+    println!("{torn_writes} of {rounds} kills interrupted a write");
+    Ok(())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_is_private_and_holds_no_token() -> Result<(), StoreError> {
+    let (dir, path) = temp();
+    let store = FileStore::new(&path, sealer());
+    let id = TokenId::new("customer-1");
+    store.put(&id, &token(SENTINEL), at(), None).await?;
+    TokenStore::<Token>::try_lease(&store, &id, ReplicaId::new(1), Duration::from_secs(9), 1)
+        .await?;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&path.with_file_name("tokens.lock")), 0o600);
+    assert_eq!(
+        mode(path.parent().expect("dir")),
+        0o700,
+        "a created directory"
+    );
+    let mut seen = 0;
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).expect("reads");
+        assert!(
+            !bytes
+                .windows(SENTINEL.len())
+                .any(|w| w == SENTINEL.as_bytes()),
+            "the token is in {}",
+            entry.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 2, "the file and its lock file were searched");
+    let text = std::fs::read_to_string(&path).expect("text");
+    assert!(
+        text.starts_with("storefront-token store v1 sha256="),
+        "{text}"
+    );
+    assert!(text.contains("\"customer-1\""), "ids are plaintext");
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("lists").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_open_to_others_is_refused_not_used() -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = temp();
+    let store = FileStore::new(&path, sealer());
+    let id = TokenId::new("a");
+    store.put(&id, &token("one"), at(), None).await?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let error = get(&store, &id).await.expect_err("refused");
+    assert_eq!(kind(&error), FileStoreErrorKind::Permissions);
+    let message = storefront_token::ErrorReport::new(&error).to_string();
+    assert!(
+        message.contains("0644") && message.contains("chmod 600"),
+        "{message}"
+    );
+    let write = store.put(&id, &token("two"), at(), None).await;
+    assert_eq!(
+        kind(&write.expect_err("refused")),
+        FileStoreErrorKind::Permissions
+    );
+    assert_eq!(mode(&path), 0o644, "left for the user to decide");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    assert_eq!(get(&store, &id).await?.map(|t| t.version), Some(1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_a_typed_error_and_an_unknown_one_too() -> Result<(), StoreError> {
+    let (_dir, path) = temp();
+    let id = TokenId::new("a");
+    FileStore::new(&path, sealer())
+        .put(&id, &token(SENTINEL), at(), None)
+        .await?;
+    let wrong = FileStore::new(&path, Sealer::new(Keyring::new(key("k1", [8; 32]))));
+    let error = get(&wrong, &id).await.expect_err("does not open");
+    assert_eq!(kind(&error), FileStoreErrorKind::WrongKey);
+    let all: Result<Vec<(TokenId, StoredToken<Token>)>, _> = wrong.load_all().await;
+    assert_eq!(
+        kind(&all.expect_err("does not open")),
+        FileStoreErrorKind::WrongKey
+    );
+    let message = storefront_token::ErrorReport::new(&error).to_string();
+    assert!(message.contains("wrong key"), "{message}");
+    assert!(!message.contains(SENTINEL), "{message}");
+    // Versions need no key.
+    assert_eq!(FileStore::versions(&wrong).await?, vec![(id.clone(), 1)]);
+    let unknown = FileStore::new(&path, Sealer::new(Keyring::new(key("k2", KEY_BYTES))));
+    let error = get(&unknown, &id).await.expect_err("unknown key");
+    assert_eq!(kind(&error), FileStoreErrorKind::UnknownKey);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_corrupt_file_is_a_typed_error_never_a_panic_nor_overwritten() -> Result<(), StoreError> {
+    let (_dir, path) = temp();
+    let store = FileStore::new(&path, sealer());
+    let id = TokenId::new("a");
+    store.put(&id, &token(SENTINEL), at(), None).await?;
+    let good = std::fs::read(&path).expect("reads");
+    let mut damaged: Vec<(String, Vec<u8>)> = vec![
+        ("empty".into(), Vec::new()),
+        (
+            "garbage".into(),
+            b"\x00\xffnot a token file at all\n{}".to_vec(),
+        ),
+        (
+            "json only".into(),
+            br#"{"last_version":1,"tokens":{}}"#.to_vec(),
+        ),
+    ];
+    for cut in [1, good.len() / 3, good.len() - 1] {
+        damaged.push((format!("truncated to {cut}"), good[..cut].to_vec()));
+    }
+    for at in (0..good.len()).step_by(7) {
+        let mut flipped = good.clone();
+        flipped[at] ^= 0x20;
+        damaged.push((format!("byte {at} flipped"), flipped));
+    }
+    for (what, bytes) in damaged {
+        std::fs::write(&path, &bytes).expect("writes");
+        let error = get(&store, &id).await.expect_err(&what);
+        assert_eq!(kind(&error), FileStoreErrorKind::Corrupt, "{what}: {error}");
+        let message = storefront_token::ErrorReport::new(&error).to_string();
+        assert!(message.contains("corrupt"), "{what}: {message}");
+        let write = store
+            .put(
+                &id,
+                &token("new"),
+                storefront_token::chrono::Utc::now(),
+                None,
+            )
+            .await;
+        assert_eq!(kind(&write.expect_err(&what)), FileStoreErrorKind::Corrupt);
+        assert_eq!(
+            std::fs::read(&path).expect("reads"),
+            bytes,
+            "{what}: overwritten"
+        );
+    }
+    // A file from a newer version: named as such, and left alone.
+    let newer = String::from_utf8(good.clone())
+        .expect("utf-8")
+        .replacen(" v1 ", " v2 ", 1);
+    std::fs::write(&path, &newer).expect("writes");
+    let error = get(&store, &id).await.expect_err("newer");
+    assert_eq!(kind(&error), FileStoreErrorKind::NewerFormat);
+    let write = store.put(&id, &token("new"), at(), None).await;
+    assert_eq!(
+        kind(&write.expect_err("newer")),
+        FileStoreErrorKind::NewerFormat
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("reads"), newer);
+    std::fs::write(&path, &good).expect("writes");
+    assert_eq!(get(&store, &id).await?.map(|t| t.version), Some(1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn reseal_moves_every_token_to_the_current_key() -> Result<(), StoreError> {
+    let (_dir, path) = temp();
+    let old = FileStore::new(&path, sealer());
+    for n in 0..3 {
+        old.put(
+            &TokenId::new(format!("t{n}")),
+            &token(&format!("s{n}")),
+            at(),
+            None,
+        )
+        .await?;
+    }
+    let clock = SimulatedClock::new(at());
+    let rotated = Sealer::new(Keyring::new(key("k2", [9; 32])).with_previous(key("k1", KEY_BYTES)));
+    let both = FileStore::new(&path, rotated).with_clock(clock);
+    TokenStore::<Token>::try_lease(
+        &both,
+        &TokenId::new("t0"),
+        ReplicaId::new(5),
+        Duration::from_secs(60),
+        1,
+    )
+    .await?;
+    // A token written after the rotation is already sealed with the new key.
+    both.put(&TokenId::new("t3"), &token("s3"), at(), None)
+        .await?;
+    assert_eq!(both.reseal().await?, 3);
+    assert_eq!(both.reseal().await?, 0, "nothing left to re-seal");
+    let only_new = FileStore::new(&path, Sealer::new(Keyring::new(key("k2", [9; 32]))));
+    let mut all: Vec<(TokenId, StoredToken<Token>)> = only_new.load_all().await?;
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let seen: Vec<(String, String, u64)> = all
+        .iter()
+        .map(|(id, t)| (id.to_string(), secret(t).to_owned(), t.version))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("t0", "s0", 1),
+            ("t1", "s1", 2),
+            ("t2", "s2", 3),
+            ("t3", "s3", 4)
+        ]
+        .map(|(i, s, v)| (i.to_owned(), s.to_owned(), v))
+    );
+    // Versions and leases survive the re-seal.
+    let t0 = TokenId::new("t0");
+    let held = TokenStore::<Token>::try_lease(
+        &only_new,
+        &t0,
+        ReplicaId::new(6),
+        Duration::from_secs(60),
+        1,
+    );
+    assert!(matches!(held.await?, LeaseOutcome::Held { .. }));
+    let error = get(&old, &TokenId::new("t1"))
+        .await
+        .expect_err("the old key alone");
+    assert_eq!(kind(&error), FileStoreErrorKind::UnknownKey);
+    Ok(())
+}
