@@ -103,6 +103,13 @@ pub enum RenewalEvent {
         /// Why; its `source()` is the store's error.
         error: RenewalError,
     },
+    /// The store cannot grant the renewal lease and the token expires within the
+    /// margin: it is renewed without the lease, from memory (other replicas may
+    /// renew it too). Its outcome follows as usual.
+    RenewingWithoutLease {
+        /// The token.
+        id: TokenId,
+    },
     /// A write that had failed has now landed in the store.
     Persisted {
         /// The token.
@@ -147,6 +154,7 @@ impl RenewalEvent {
             | Self::NotLoggedInAgain { id, .. }
             | Self::AdoptedFromStore { id, .. }
             | Self::Removed { id }
+            | Self::RenewingWithoutLease { id }
             | Self::Persisted { id } => Some(id),
             Self::StoreFailed { id, .. } => id.as_ref(),
             Self::ShopPaused { .. }
@@ -176,6 +184,7 @@ impl RenewalEvent {
             | Self::LoggedInAgain { .. }
             | Self::AdoptedFromStore { .. }
             | Self::Removed { .. }
+            | Self::RenewingWithoutLease { .. }
             | Self::Persisted { .. }
             | Self::ShopResumed
             | Self::ClockJump { .. }
@@ -252,6 +261,10 @@ impl fmt::Display for RenewalEvent {
                 let retry = if *will_retry { "; retrying" } else { "" };
                 write!(f, "store failed{retry}: {}", cause(error))
             }
+            Self::RenewingWithoutLease { id } => write!(
+                f,
+                "{id}: renewing without the lease (the store is unreachable and the token expires soon)"
+            ),
             Self::Persisted { id } => write!(f, "{id}: stored after earlier failures"),
             Self::ShopPaused { until, error } => write!(
                 f,

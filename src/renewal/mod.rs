@@ -57,6 +57,9 @@ mod file_store;
 mod id;
 mod keeper;
 mod memory_store;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod policy;
 #[cfg(feature = "redis")]
 mod redis_store;

@@ -12,6 +12,7 @@
 
 mod breaker;
 mod commands;
+mod counts;
 mod dispatch;
 mod machine;
 mod messages;
@@ -20,6 +21,7 @@ mod schedule;
 mod time;
 mod tokens;
 
+pub(crate) use counts::{JobView, StateCounts};
 pub(crate) use machine::Machine;
 pub(crate) use messages::{
     Command, Fresh, Job, Now, Outcome, Output, Put, Reply, Stored, Tag, Work,

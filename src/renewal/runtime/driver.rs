@@ -33,6 +33,9 @@ pub(crate) async fn drive<R: Renewable>(
             state.core.tick(now);
             shared.mirror_offset(&state);
             shared.make_ready(&mut state, now);
+            shared
+                .instruments
+                .sample_tokens(now.mono_us, || state.core.state_counts());
             turns += 1;
             if turns % 64 == 0 {
                 shared.sweep_watchers(&mut state);

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::driver::drive;
 use super::handle::{RenewalHandle, StopOnDrop};
+use super::instruments::{Instruments, StoreOp};
 use super::shared::Shared;
 use super::worker::{Pool, ReloginFn};
 use crate::clock::{Clock, SystemClock};
@@ -175,8 +176,13 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
     ///
     /// Outside a tokio runtime.
     pub async fn start(self) -> Result<RenewalHandle<R::Credential>, RenewalError> {
-        let loaded = tokio::time::timeout(self.policy.store_timeout() * 6, self.store.load_all())
-            .await
+        // Handles on the recorder current now (feature `metrics`).
+        let instruments = Instruments::register();
+        let timer = instruments.timer();
+        let loaded =
+            tokio::time::timeout(self.policy.store_timeout() * 6, self.store.load_all()).await;
+        instruments.store_call(StoreOp::LoadAll, timer, matches!(loaded, Ok(Ok(_))));
+        let loaded = loaded
             .map_err(|_| {
                 RenewalError::with_message(RenewalErrorKind::Store, "loading the store timed out")
             })?
@@ -213,6 +219,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> RenewalEngine<R, S> {
             Arc::clone(&self.clock),
             epoch,
             reset,
+            instruments,
         ));
         {
             let mut state = shared.lock();

@@ -5,6 +5,7 @@
 mod driver;
 mod engine;
 mod handle;
+mod instruments;
 mod shared;
 mod worker;
 

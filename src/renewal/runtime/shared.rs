@@ -10,6 +10,7 @@ use hashbrown::HashMap;
 use tokio::sync::{broadcast, oneshot, watch, Notify};
 use tokio::time::Instant;
 
+use super::instruments::Instruments;
 use crate::renewal::core::{Command, Job, Machine, Now, Output, Reply};
 use crate::renewal::events::RenewalEvent;
 use crate::renewal::id::TokenId;
@@ -56,6 +57,8 @@ pub(crate) struct Shared<C> {
     /// The core's server-clock offset, mirrored after each driver turn (the only
     /// place it changes), so stamping a renewal's issue time takes no lock.
     offset_ms: AtomicI64,
+    /// The engine's metrics (nothing without the feature `metrics`).
+    pub(crate) instruments: Instruments,
 }
 
 impl<C: Clone + Send + Sync + 'static> Shared<C> {
@@ -65,6 +68,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         clock: std::sync::Arc<dyn Clock>,
         epoch: Instant,
         reset_offset: Box<dyn Fn() + Send + Sync>,
+        instruments: Instruments,
     ) -> Self {
         Self {
             state: Mutex::new(State {
@@ -83,6 +87,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             last_wall_ms: AtomicI64::new(0),
             broken: AtomicBool::new(false),
             offset_ms: AtomicI64::new(0),
+            instruments,
         }
     }
 
@@ -201,6 +206,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             match output {
                 Output::Reply(waiter, reply) => deliver(&mut state.watchers, waiter, reply),
                 Output::Event(event) => {
+                    self.instruments.event(&event);
                     if let Some(events) = &state.events {
                         // No receiver is not an error: events are optional.
                         let _ = events.send(event);
@@ -228,6 +234,14 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             for id in unwatched {
                 state.core.command(now, Command::Unwatched { id });
             }
+        }
+    }
+
+    /// Sends an event the runtime itself reports.
+    pub(crate) fn announce(&self, state: &State<C>, event: RenewalEvent) {
+        if let Some(events) = &state.events {
+            // No receiver is not an error: events are optional.
+            let _ = events.send(event);
         }
     }
 
@@ -265,6 +279,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         }
         state.ready.clear();
         drop(state);
+        self.instruments.stopped();
         self.work_ready.notify_waiters();
         self.stopped.send_replace(true);
     }

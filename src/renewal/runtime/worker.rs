@@ -11,10 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 
+use super::instruments::{StoreOp, ENABLED};
 use super::shared::Shared;
 use crate::renewal::core::{Fresh, Job, Outcome, Put, Stored, Tag, Work};
 use crate::renewal::credential::{FailureClass, ReloginError, Renewable};
 use crate::renewal::error::{Message, RenewalError, RenewalErrorKind, SharedError};
+use crate::renewal::events::RenewalEvent;
 use crate::renewal::id::TokenId;
 use crate::renewal::policy::RenewalPolicy;
 use crate::renewal::store::{
@@ -110,7 +112,11 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             return None;
         }
         let mut state = self.shared.lock();
+        let instruments = &self.shared.instruments;
         if let Some((tag, outcome)) = finished {
+            if ENABLED {
+                instruments.finished(&outcome, state.core.job_view(tag, now));
+            }
             state.core.outcome(now, tag, outcome);
         }
         if state.core.is_stopping() {
@@ -120,12 +126,34 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
             Some(job) => Some(job),
             None => state.core.poll_job(now),
         };
+        let mut bypass = None;
+        if let Some(Job {
+            tag,
+            work: Work::Renew { id, lease, .. },
+        }) = &job
+        {
+            if ENABLED {
+                if let Some(view) = state.core.job_view(*tag, now) {
+                    instruments.starting(view);
+                }
+            }
+            if !lease {
+                bypass = Some(id.clone());
+            }
+        }
         // Finishing one job can make several ready (a clock jump, re-logins):
         // idle workers take the rest.
         if job.is_some() {
             self.shared.make_ready(&mut state, now);
         }
         self.shared.after_turn(&mut state);
+        // The core starts a renewal without the lease when the store could not
+        // grant one and the token expires within the margin.
+        if let Some(id) = bypass {
+            instruments.lease_bypass();
+            let event = RenewalEvent::RenewingWithoutLease { id };
+            self.shared.announce(&state, event);
+        }
         job
     }
 
@@ -146,19 +174,29 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
                 Outcome::Loaded { id, result }
             }
             Work::Delete { id, version } => {
-                let deleted = self.store_call(self.store.delete(&id, Some(version))).await;
+                let deleted = self
+                    .store_call(StoreOp::Delete, self.store.delete(&id, Some(version)))
+                    .await;
                 Outcome::Deleted(deleted.err())
             }
-            Work::Reconcile => Outcome::Versions(self.store_call(self.store.versions()).await),
+            Work::Reconcile => Outcome::Versions(
+                self.store_call(StoreOp::Versions, self.store.versions())
+                    .await,
+            ),
         }
     }
 
     /// A store call with the store timeout; a panic or a timeout is an error.
     async fn store_call<T>(
         &self,
+        op: StoreOp,
         call: impl Future<Output = Result<T, StoreError>> + Send,
     ) -> Result<T, SharedError> {
-        match guarded(self.policy.store_timeout(), call).await {
+        let instruments = &self.shared.instruments;
+        let timer = instruments.timer();
+        let answer = guarded(self.policy.store_timeout(), call).await;
+        instruments.store_call(op, timer, matches!(answer, Ok(Ok(_))));
+        match answer {
             Ok(answer) => answer.map_err(store_error),
             Err(timed_out) => Err(interrupted(timed_out)),
         }
@@ -187,7 +225,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
 
     async fn get(&self, id: &TokenId) -> Result<Option<Stored<R::Credential>>, SharedError> {
         Ok(self
-            .store_call(self.store.get(id))
+            .store_call(StoreOp::Get, self.store.get(id))
             .await?
             .map(|token| self.stored(token)))
     }
@@ -201,7 +239,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
     ) -> Put<R::Credential> {
         let issued_at = DateTime::from_timestamp_millis(issued_ms).unwrap_or_default();
         match self
-            .store_call(self.store.put(id, credential, issued_at, expected))
+            .store_call(
+                StoreOp::Put,
+                self.store.put(id, credential, issued_at, expected),
+            )
             .await
         {
             Ok(PutOutcome::Stored { version }) => Put::Stored { version },
@@ -246,15 +287,24 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Pool<R, S> {
         version: u64,
     ) -> Result<LeaseOutcome<R::Credential>, SharedError> {
         let duration = self.policy.lease_duration();
-        self.store_call(self.store.try_lease(id, self.replica, duration, version))
-            .await
+        let lease = self.store.try_lease(id, self.replica, duration, version);
+        let answer = self.store_call(StoreOp::TryLease, lease).await;
+        match &answer {
+            Ok(LeaseOutcome::Held { .. }) => self.shared.instruments.contention(true),
+            Ok(LeaseOutcome::Changed { .. }) => self.shared.instruments.contention(false),
+            _ => {}
+        }
+        answer
     }
 
     async fn release(&self, id: &TokenId, lease: bool, version: u64) {
         if lease {
             // A lease not released lapses on its own: nothing more to do on error.
             let _ = self
-                .store_call(self.store.release_lease(id, self.replica, version))
+                .store_call(
+                    StoreOp::ReleaseLease,
+                    self.store.release_lease(id, self.replica, version),
+                )
                 .await;
         }
     }
@@ -387,7 +437,10 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Backend<R::Credential> for Pool
         Box::pin(async move {
             let store_failed = |error| RenewalError::with_source(RenewalErrorKind::Store, error);
             match self
-                .store_call(self.store.put(id, credential, issued_at, None))
+                .store_call(
+                    StoreOp::Put,
+                    self.store.put(id, credential, issued_at, None),
+                )
                 .await
             {
                 Ok(PutOutcome::Stored { version }) => Ok(version),
@@ -403,7 +456,7 @@ impl<R: Renewable, S: TokenStore<R::Credential>> Backend<R::Credential> for Pool
 
     fn delete<'a>(&'a self, id: &'a TokenId) -> BoxFuture<'a, Result<(), RenewalError>> {
         Box::pin(async move {
-            self.store_call(self.store.delete(id, None))
+            self.store_call(StoreOp::Delete, self.store.delete(id, None))
                 .await
                 .map_err(|error| RenewalError::with_source(RenewalErrorKind::Store, error))
         })
