@@ -568,10 +568,23 @@ impl Fleet {
         policy: RenewalPolicy,
         relogin: bool,
     ) -> Result<Replica, BoxError> {
+        self.replica_sealing_with(replica_id, offset, policy, relogin, self.sealer.clone())
+            .await
+    }
+
+    /// A replica whose store seals with `sealer` (the wrong keys, say).
+    pub async fn replica_sealing_with(
+        &self,
+        replica_id: u128,
+        offset: i64,
+        policy: RenewalPolicy,
+        relogin: bool,
+        sealer: storefront_token::at_rest::Sealer,
+    ) -> Result<Replica, BoxError> {
         replica(ReplicaConfig {
             redis_url: &self.url,
             prefix: &self.prefix,
-            sealer: self.sealer.clone(),
+            sealer,
             shop: &self.shop,
             server: &self.server,
             offset: TimeDelta::seconds(offset),
@@ -588,4 +601,19 @@ impl Fleet {
     pub fn client(&self) -> Result<StorefrontClient, BoxError> {
         client(&self.shop, &self.server)
     }
+}
+
+/// The [`SealError`](storefront_token::at_rest::SealError) somewhere in an
+/// error's chain of sources.
+pub fn seal_error<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e storefront_token::at_rest::SealError> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(seal) = error.downcast_ref::<storefront_token::at_rest::SealError>() {
+            return Some(seal);
+        }
+        next = error.source();
+    }
+    None
 }
