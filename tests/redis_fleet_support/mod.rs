@@ -617,3 +617,114 @@ pub fn seal_error<'e>(
     }
     None
 }
+
+/// A `redis-server` of a test's own, on a free port, persisting to a
+/// directory of its own with the append-only file fsync'd on every write (so a
+/// SIGKILL loses nothing acknowledged) and RDB compression off (so a grep of
+/// the files on disk sees every stored byte as written).
+#[derive(Debug)]
+pub struct DiskRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl DiskRedis {
+    /// Started; `None` (with a notice) when `redis-server` is not installed
+    /// and Redis is not required.
+    pub fn start(test: &str) -> Result<Option<Self>, BoxError> {
+        let installed = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !installed {
+            assert!(
+                std::env::var("STOREFRONT_REQUIRE_REDIS").as_deref() != Ok("1"),
+                "{test}: redis-server is not installed"
+            );
+            eprintln!("SKIPPED {test}: redis-server is not installed");
+            return Ok(None);
+        }
+        let port = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
+        let mut server = Self {
+            port,
+            dir: tempfile::tempdir()?,
+            child: None,
+        };
+        server.run()?;
+        Ok(Some(server))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (SIGKILL): what it had not written to disk is lost.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port and directory, and waits until it
+    /// accepts connections (at most 10 s of real time; simulated time stands
+    /// still meanwhile, as this blocks the runtime's thread).
+    pub fn run(&mut self) -> Result<(), BoxError> {
+        self.kill();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--save", "", "--rdbcompression", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        loop {
+            let reply = std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, self.port))
+                .and_then(|mut stream| {
+                    use std::io::{Read, Write};
+                    stream.write_all(b"PING\r\n")?;
+                    let mut buf = [0u8; 7];
+                    stream.read_exact(&mut buf)?;
+                    Ok(buf)
+                });
+            match reply {
+                Ok(reply) if &reply == b"+PONG\r\n" => return Ok(()),
+                _ if started.elapsed() > Duration::from_secs(10) => {
+                    return Err("redis-server did not answer within 10 s".into())
+                }
+                _ => std::thread::yield_now(),
+            }
+        }
+    }
+
+    /// Every file it wrote (the append-only files, RDB snapshots), read whole.
+    pub fn files(&self) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, BoxError> {
+        let mut files = Vec::new();
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let bytes = std::fs::read(&path)?;
+                    files.push((path, bytes));
+                }
+            }
+        }
+        Ok(files)
+    }
+}
+
+impl Drop for DiskRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
