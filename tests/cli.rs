@@ -1,15 +1,22 @@
 //! Runs the `storefront-token` example CLI as a user would, against the mock
 //! where a shop is needed: help names the environment, secrets typed as arguments
 //! are refused without being echoed, flags win over the environment, bad shops
-//! fail at once, and the output suits redirection.
+//! fail at once, the output suits redirection, and the saved session (login,
+//! then whoami/renew/watch/logout without a token) is private, encrypted and
+//! fails with what to do.
 
 // The example's own unit tests (status line, durations) run with these.
 #[allow(dead_code)]
-#[path = "../examples/storefront-token.rs"]
+#[path = "../examples/storefront-token/main.rs"]
 mod example;
+
+// The saved session: login, then the other commands without a token.
+#[path = "cli/session.rs"]
+mod session;
 
 use std::path::PathBuf;
 use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -43,12 +50,22 @@ fn binary() -> &'static PathBuf {
 }
 
 /// The CLI with a clean environment: none of the user's STOREFRONT_* variables,
-/// no colour forced either way, stdin closed.
+/// no colour forced either way, stdin closed, and a session file of its own
+/// (never the user's; `--session-file` wins over it).
 fn cli(args: &[&str]) -> Command {
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let session = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!(
+            "cli-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ))
+        .join("session");
     let mut command = Command::new(binary());
     command
         .args(args)
         .env_clear()
+        .env("STOREFRONT_SESSION_FILE", session)
         .stdin(std::process::Stdio::null());
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
