@@ -563,3 +563,55 @@ async fn reseal_moves_every_token_to_the_current_key() -> Result<(), StoreError>
     assert_eq!(kind(&error), FileStoreErrorKind::UnknownKey);
     Ok(())
 }
+
+/// The engine on a FileStore: a renewal is written to the file, and an engine
+/// started later on the same file (a restart) holds the renewed token.
+#[tokio::test]
+async fn the_engine_keeps_its_tokens_in_the_file_across_a_restart(
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::Arc;
+    use storefront_token::mock::MockStorefront;
+    use storefront_token::renewal::{RenewalEngine, StorefrontRenewer};
+    use storefront_token::{Password, RetryPolicy, StorefrontClient};
+
+    let shop = MockStorefront::builder()
+        .demo_customer("ada@example.com", "pw", "Ada")
+        .renew_rotates_token(true)
+        .build()
+        .await?;
+    let client = StorefrontClient::builder()
+        .endpoint(shop.endpoint())
+        .public_token(shop.public_token())
+        .retry_policy(RetryPolicy::never())
+        .build()?;
+    let (_dir, path) = temp();
+    let engine = |store: FileStore| {
+        RenewalEngine::builder(StorefrontRenewer::new(client.clone()))
+            .store(Arc::new(store))
+            .build()
+    };
+    let id = TokenId::new("customer-1");
+    let first = engine(FileStore::new(&path, sealer())).start().await?;
+    let login = client
+        .create_token("ada@example.com", &Password::new("pw"))
+        .await?;
+    first.add(id.clone(), login, None).await?;
+    shop.advance(Duration::from_secs(3600));
+    let renewed = first.renew_now(&id).await?;
+    first.shutdown().await;
+    let stored = get(&FileStore::new(&path, sealer()), &id)
+        .await?
+        .expect("stored");
+    assert_eq!(secret(&stored), renewed.access_token().expose_secret());
+    assert_eq!(stored.version, 2, "the login, then the renewal");
+
+    let second = engine(FileStore::new(&path, sealer())).start().await?;
+    let held = second.status(&id).await.expect("loaded from the file");
+    assert_eq!(
+        held.credential().access_token().expose_secret(),
+        renewed.access_token().expose_secret()
+    );
+    second.shutdown().await;
+    assert_eq!(shop.requests(storefront_token::Operation::Renew), 1);
+    Ok(())
+}

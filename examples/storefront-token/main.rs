@@ -23,7 +23,7 @@
 //!
 //! The modules, by subject: [`args`] (the command line and its help),
 //! [`connection`] (the client and the secrets it reads), [`session`] (the saved
-//! session and its key), [`commands`] (login, renew, logout, whoami), [`watch`]
+//! session), [`key_file`] (its key), [`commands`] (login, renew, logout, whoami), [`watch`]
 //! with [`status_line`] and [`events`], [`demo`] (the demo and the mock), and
 //! [`output`] (text or JSON).
 
@@ -32,6 +32,7 @@ mod commands;
 mod connection;
 mod demo;
 mod events;
+mod key_file;
 mod output;
 mod session;
 mod status_line;
@@ -110,6 +111,34 @@ pub(crate) fn failure(error: impl Into<Box<dyn StdError>>) -> Failure {
     Failure {
         code: EXIT_FAILURE,
         error: error.into(),
+    }
+}
+
+/// A failure that says what to do about it, with its cause (or none, when the
+/// message says it all).
+pub(crate) fn explained(code: u8, message: String, source: Option<Box<dyn StdError>>) -> Failure {
+    Failure {
+        code,
+        error: Box::new(Explained { message, source }),
+    }
+}
+
+/// What went wrong and what to do, and the cause.
+#[derive(Debug)]
+struct Explained {
+    message: String,
+    source: Option<Box<dyn StdError>>,
+}
+
+impl std::fmt::Display for Explained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for Explained {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref()
     }
 }
 

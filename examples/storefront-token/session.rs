@@ -11,25 +11,21 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use storefront_token::at_rest::{EncryptionKey, Keyring, Sealer, KEYS_ENV};
+use storefront_token::at_rest::{Keyring, Sealer, KEYS_ENV};
 use storefront_token::renewal::{
     FileStore, FileStoreError, FileStoreErrorKind, PutOutcome, StoreError, StoredToken, TokenId,
     TokenStore,
 };
 use storefront_token::CustomerAccessToken;
-use zeroize::Zeroizing;
 
-use super::{Failure, EXIT_FAILURE, EXIT_LOG_IN_AGAIN, EXIT_USAGE};
+use super::key_file::{generate_key_file, key_file, read_key_file};
+use super::{explained, Failure, EXIT_FAILURE, EXIT_LOG_IN_AGAIN, EXIT_USAGE};
 
 /// The variable naming the session file (`--session-file` wins over it).
 pub(crate) const SESSION_FILE_ENV: &str = "STOREFRONT_SESSION_FILE";
-/// The id of a generated key.
-const GENERATED_KEY_ID: &str = "cli";
 
 /// Where the session lives: resolved only when a command needs it.
 pub(crate) struct SessionPlace {
@@ -65,32 +61,6 @@ impl fmt::Display for KeySource {
     }
 }
 
-/// A session problem: what to do about it, and (for IO) the cause.
-#[derive(Debug)]
-struct SessionError {
-    message: String,
-    source: Option<Box<dyn StdError>>,
-}
-
-impl fmt::Display for SessionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl StdError for SessionError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref()
-    }
-}
-
-fn session_failure(code: u8, message: String, source: Option<Box<dyn StdError>>) -> Failure {
-    Failure {
-        code,
-        error: Box::new(SessionError { message, source }),
-    }
-}
-
 impl SessionPlace {
     /// `chosen`: `--session-file` or `STOREFRONT_SESSION_FILE` (clap reads both).
     pub(crate) fn new(chosen: Option<PathBuf>) -> Self {
@@ -106,7 +76,7 @@ impl SessionPlace {
             .or_else(dirs::data_local_dir)
             .or_else(|| dirs::home_dir().map(|home| home.join(".local").join("state")))
             .ok_or_else(|| {
-                session_failure(
+                explained(
                     EXIT_USAGE,
                     format!(
                         "no state directory to keep the session in: give --session-file \
@@ -129,7 +99,7 @@ impl SessionPlace {
             None => {
                 let file = key_file(&path);
                 let Some(keys) = read_key_file(&file)? else {
-                    return Err(session_failure(
+                    return Err(explained(
                         EXIT_LOG_IN_AGAIN,
                         format!(
                             "the session {} has no key: {} is missing and {KEYS_ENV} is \
@@ -252,7 +222,7 @@ impl Session {
     fn failure(&self, error: StoreError) -> Failure {
         let path = self.path().display();
         let Some(kind) = FileStoreError::of(&error).map(FileStoreError::kind) else {
-            return session_failure(
+            return explained(
                 EXIT_FAILURE,
                 format!("session {path}"),
                 Some(Box::new(error)),
@@ -281,15 +251,19 @@ impl Session {
                 ),
             ),
             _ => {
-                let report = storefront_token::ErrorReport::new(&error).to_string();
-                return session_failure(
+                let cause: &(dyn StdError + 'static) = match FileStoreError::of(&error) {
+                    Some(cause) => cause,
+                    None => &error,
+                };
+                let report = storefront_token::ErrorReport::new(cause).to_string();
+                return explained(
                     EXIT_FAILURE,
                     format!("the saved session {path} cannot be used"),
                     Some(report.into()),
                 );
             }
         };
-        session_failure(code, message, None)
+        explained(code, message, None)
     }
 }
 
@@ -302,127 +276,4 @@ fn environment_keys() -> Result<Option<Keyring>, Failure> {
         code: EXIT_USAGE,
         error: Box::new(error),
     })
-}
-
-/// `<session file>.key`.
-fn key_file(session: &Path) -> PathBuf {
-    let mut name = session.file_name().unwrap_or_default().to_os_string();
-    name.push(".key");
-    session.with_file_name(name)
-}
-
-/// The key file's keys; `None` if it does not exist. Refuses one open to other
-/// users.
-fn read_key_file(path: &Path) -> Result<Option<Keyring>, Failure> {
-    let io = |error: std::io::Error| {
-        session_failure(
-            EXIT_FAILURE,
-            format!("cannot read the key file {}", path.display()),
-            Some(Box::new(error)),
-        )
-    };
-    let mut file = match fs::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(io(error)),
-    };
-    check_private(path, &file.metadata().map_err(io)?)?;
-    let mut text = Zeroizing::new(String::new());
-    file.read_to_string(&mut text).map_err(io)?;
-    Keyring::parse(&text).map(Some).map_err(|error| {
-        session_failure(
-            EXIT_FAILURE,
-            format!(
-                "the key file {} is not a valid key: delete it and the session file, \
-                 then log in again",
-                path.display()
-            ),
-            Some(Box::new(error)),
-        )
-    })
-}
-
-/// First use: a random key, written to `path` with mode 0600 (its directory
-/// 0700). If another process wrote one first, that one is used.
-fn generate_key_file(path: &Path) -> Result<Keyring, Failure> {
-    let io = |error: std::io::Error| {
-        session_failure(
-            EXIT_FAILURE,
-            format!("cannot write the key file {}", path.display()),
-            Some(Box::new(error)),
-        )
-    };
-    let keys = EncryptionKey::generate(GENERATED_KEY_ID)
-        .map(Keyring::new)
-        .map_err(|error| {
-            session_failure(
-                EXIT_FAILURE,
-                "cannot generate a key".into(),
-                Some(Box::new(error)),
-            )
-        })?;
-    if let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_directory(directory).map_err(io)?;
-    }
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    private_mode(&mut options);
-    let mut file = match options.open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-            return read_key_file(path)?.ok_or_else(|| io(error));
-        }
-        Err(error) => return Err(io(error)),
-    };
-    let mut text = keys.to_config_string();
-    text.push('\n');
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(keys)
-}
-
-#[cfg(unix)]
-fn private_mode(options: &mut OpenOptions) {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.mode(0o600);
-}
-
-#[cfg(not(unix))]
-fn private_mode(_options: &mut OpenOptions) {}
-
-#[cfg(unix)]
-fn create_private_directory(directory: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(directory)
-}
-
-#[cfg(not(unix))]
-fn create_private_directory(directory: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(directory)
-}
-
-#[cfg(unix)]
-fn check_private(path: &Path, metadata: &fs::Metadata) -> Result<(), Failure> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(session_failure(
-            EXIT_FAILURE,
-            format!(
-                "the key file {} is open to other users (mode {mode:04o}): check who could \
-                 have read it, then chmod 600 it (or delete it and log in again)",
-                path.display()
-            ),
-            None,
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_path: &Path, _metadata: &fs::Metadata) -> Result<(), Failure> {
-    Ok(())
 }

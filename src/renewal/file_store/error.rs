@@ -40,7 +40,7 @@ impl FileStoreErrorKind {
     fn describe(self) -> &'static str {
         match self {
             Self::Io => "could not be read or written",
-            Self::Permissions => "is open to other users (chmod 600 it)",
+            Self::Permissions => "is open to other users",
             Self::Corrupt => "is corrupt (not a token file, truncated or damaged)",
             Self::NewerFormat => "was written in a newer format than this version reads",
             Self::WrongKey => "does not open with this key (the wrong key)",
@@ -148,14 +148,14 @@ impl std::error::Error for FileStoreError {
 impl From<FileStoreError> for StoreError {
     fn from(error: FileStoreError) -> Self {
         let message = match error.kind {
-            FileStoreErrorKind::Io => "file store: i/o failed",
-            FileStoreErrorKind::Permissions => "file store: the file is open to other users",
-            FileStoreErrorKind::Corrupt => "file store: the file is corrupt",
-            FileStoreErrorKind::NewerFormat => "file store: the file is in a newer format",
+            FileStoreErrorKind::Io => "file store: i/o",
+            FileStoreErrorKind::Permissions => "file store: open permissions",
+            FileStoreErrorKind::Corrupt => "file store: corrupt file",
+            FileStoreErrorKind::NewerFormat => "file store: newer format",
             FileStoreErrorKind::WrongKey => "file store: wrong key",
             FileStoreErrorKind::UnknownKey => "file store: unknown key",
-            FileStoreErrorKind::Key => "file store: the key provider failed",
-            FileStoreErrorKind::Credential => "file store: a credential does not decode",
+            FileStoreErrorKind::Key => "file store: key provider",
+            FileStoreErrorKind::Credential => "file store: undecodable credential",
         };
         StoreError::new(message, Some(Box::new(error)))
     }
