@@ -1,6 +1,6 @@
 //! `storefront_app`: a small storefront web app (axum) that logs customers in and
 //! keeps every customer's session alive with one [`RenewalEngine`] over a
-//! [`MemoryStore`].
+//! [`MemoryStore`], or over a [`RedisStore`] shared by several replicas.
 //!
 //! ```text
 //! cargo run --example storefront_app            # against an embedded mock shop
@@ -13,6 +13,20 @@
 //! `MOCK_TOKEN_LIFETIME_SECS` (default 60) so renewals show in the log within a
 //! minute. `RUST_LOG` sets the log level (default `info`).
 //!
+//! Replicas: with `STOREFRONT_REDIS_URL` set, sessions live in Redis, sealed
+//! with the keys in `STOREFRONT_TOKEN_KEYS` (`openssl rand -base64 32`; see
+//! `storefront_token::at_rest`), under `STOREFRONT_REDIS_PREFIX` (default
+//! `storefront-app`). Every replica then serves every session: the cookie's
+//! hash is the token's id, read through from Redis by whichever replica the
+//! request reaches, and each token is renewed by one replica per cycle. Point
+//! the replicas at one shop (`STOREFRONT_ENDPOINT`; for a shared mock,
+//! `cargo run --example storefront-token -- mock`):
+//!
+//! ```text
+//! export STOREFRONT_REDIS_URL=redis://127.0.0.1:6379 STOREFRONT_TOKEN_KEYS=$(openssl rand -base64 32)
+//! PORT=3001 cargo run --example storefront_app & PORT=3002 cargo run --example storefront_app
+//! ```
+//!
 //! Routes (bound to 127.0.0.1 only):
 //!
 //! - `POST /login` (form or JSON: `email`, `password`): logs the customer in with
@@ -22,13 +36,18 @@
 //! - `GET /me`: the logged-in customer (`display_name`, `email`, `expires_at`);
 //!   401 when the session is unknown, expired or rejected.
 //! - `POST /logout`: revokes the token, forgets the session, clears the cookie.
-//! - `GET /sessions`: a debug view of every session's state and schedule (no
-//!   tokens, no session secrets). Protect or remove it in a real app.
+//! - `GET /sessions`: a debug view of the sessions this replica holds, their
+//!   state and schedule (no tokens, no session secrets). Protect or remove it in
+//!   a real app.
+//! - `GET /metrics`: the renewal engine's metrics in Prometheus's text format
+//!   (`storefront_token_*`, see `storefront_token::renewal::metrics`), for a
+//!   scraper. No session ids or tokens are in them.
 //!
 //! ```text
 //! curl -c jar -d email=ada@example.com -d 'password=correct horse battery staple' localhost:3000/login
 //! curl -b jar localhost:3000/me
 //! curl -b jar -c jar -X POST localhost:3000/logout
+//! curl localhost:3000/metrics
 //! ```
 //!
 //! The cookie holds a 128-bit secret from the OS's random source; the engine and
@@ -47,14 +66,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use storefront_token::at_rest::{Keyring, Sealer, KEYS_ENV};
 use storefront_token::mock::MockStorefront;
+use storefront_token::renewal::metrics as engine_metrics;
 use storefront_token::renewal::{
-    EventError, EventReceiver, MemoryStore, RenewalEngine, RenewalError, RenewalErrorKind,
-    RenewalEvent, RenewalHandle, RenewalPolicy, StorefrontRenewer, TokenId, TokenState,
-    TokenStatus,
+    EventError, EventReceiver, MemoryStore, RedisStore, RenewalEngine, RenewalError,
+    RenewalErrorKind, RenewalEvent, RenewalHandle, RenewalPolicy, StorefrontRenewer, TokenId,
+    TokenState, TokenStatus, TokenStore,
 };
 use storefront_token::{
     CustomerAccessToken, ErrorKind, ErrorReport, Password, RetryPolicy, StorefrontClient,
@@ -73,6 +95,13 @@ const DEFAULT_MOCK_LIFETIME: Duration = Duration::from_secs(60);
 const DEFAULT_PORT: u16 = 3000;
 /// Length of a session secret in hex digits (128 bits).
 const SESSION_SECRET_HEX: usize = 32;
+/// Where the replicas' Redis is; unset: sessions in memory, this process only.
+pub const REDIS_URL_ENV: &str = "STOREFRONT_REDIS_URL";
+/// What the app's keys in Redis start with.
+const REDIS_PREFIX_ENV: &str = "STOREFRONT_REDIS_PREFIX";
+const DEFAULT_REDIS_PREFIX: &str = "storefront-app";
+/// Prometheus's text exposition format.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -88,16 +117,22 @@ async fn main() -> Result<(), BoxError> {
         .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
+    // Before the engine starts: it registers its metrics with this recorder.
+    let metrics = prometheus()?.install_recorder()?;
     let shop = Shop::from_env().await?;
-    let state = AppState::start(
-        shop.client(RetryPolicy::default())?,
-        shop.client(RetryPolicy::never())?, // the engine retries renewals itself
-        RenewalPolicy::default(),
-    )
-    .await?;
+    let client = shop.client(RetryPolicy::default())?;
+    let renewer = shop.client(RetryPolicy::never())?; // the engine retries renewals itself
+    let policy = RenewalPolicy::default();
+    let redis = redis_store_from_env().await?;
+    let sessions = if redis.is_some() { "Redis" } else { "memory" };
+    let state = match redis {
+        Some(store) => AppState::start_on(client, renewer, policy, Arc::new(store)).await?,
+        None => AppState::start(client, renewer, policy).await?,
+    }
+    .with_metrics(metrics);
     let port = port_from_env()?;
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
-    print_banner(&shop, listener.local_addr()?.port());
+    print_banner(&shop, listener.local_addr()?.port(), sessions);
     axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(ctrl_c())
         .await?;
@@ -129,6 +164,61 @@ fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .filter(|value| !value.trim().is_empty())
+}
+
+/// The Prometheus exporter, with buckets for the engine's histograms (without
+/// them it would report quantiles, which cannot be summed across replicas).
+pub fn prometheus() -> Result<PrometheusBuilder, BoxError> {
+    let metric = |name: &str| Matcher::Full(name.to_owned());
+    let minute = 60.0;
+    let hour = 60.0 * minute;
+    let day = 24.0 * hour;
+    Ok(PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metric(engine_metrics::TIME_LEFT),
+            &[
+                minute,
+                5.0 * minute,
+                15.0 * minute,
+                hour,
+                6.0 * hour,
+                day,
+                3.0 * day,
+                7.0 * day,
+                14.0 * day,
+                21.0 * day,
+            ],
+        )?
+        .set_buckets_for_metric(
+            metric(engine_metrics::START_LATENESS),
+            &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 300.0],
+        )?
+        .set_buckets_for_metric(
+            metric(engine_metrics::STORE_LATENCY),
+            &[
+                0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ],
+        )?)
+}
+
+/// The replicas' shared session store, when `STOREFRONT_REDIS_URL` is set.
+async fn redis_store_from_env() -> Result<Option<RedisStore>, BoxError> {
+    let Some(url) = non_empty_env(REDIS_URL_ENV) else {
+        return Ok(None);
+    };
+    let keys = Keyring::from_env()
+        .map_err(|error| format!("{REDIS_URL_ENV} needs the keys in {KEYS_ENV}: {error}"))?;
+    let prefix = non_empty_env(REDIS_PREFIX_ENV).unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into());
+    Ok(Some(redis_store(&url, keys, &prefix).await?))
+}
+
+/// A session store in the Redis at `url` (its password, if any, is never
+/// logged), sealing tokens with `keys`, under `prefix`.
+pub async fn redis_store(url: &str, keys: Keyring, prefix: &str) -> Result<RedisStore, BoxError> {
+    Ok(RedisStore::builder(url, Sealer::new(keys))
+        .prefix(prefix)
+        .build()
+        .await?)
 }
 
 /// The Storefront the app talks to: a real shop, or the embedded mock.
@@ -204,9 +294,9 @@ impl Shop {
     }
 }
 
-fn print_banner(shop: &Shop, port: u16) {
+fn print_banner(shop: &Shop, port: u16, sessions: &str) {
     let url = format!("http://127.0.0.1:{port}");
-    println!("storefront app listening at {url} (ctrl-c to stop)");
+    println!("storefront app listening at {url} (ctrl-c to stop); sessions in {sessions}");
     match shop {
         Shop::Mock(mock) => {
             println!("shop: embedded mock at {}", mock.endpoint());
@@ -222,35 +312,58 @@ fn print_banner(shop: &Shop, port: u16) {
     }
     println!("  curl -b jar {url}/me");
     println!("  curl {url}/sessions");
+    println!("  curl {url}/metrics");
     println!("  curl -b jar -c jar -X POST {url}/logout");
 }
 
-/// What the handlers share: a client for customer requests and the engine that
-/// keeps every session's token alive.
+/// What the handlers share: a client for customer requests, the engine that
+/// keeps every session's token alive, and the metrics to serve.
 #[derive(Clone)]
 pub struct AppState {
     client: StorefrontClient,
     renewals: RenewalHandle<CustomerAccessToken>,
+    metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
-    /// Starts the renewal engine (renewing through `renewer_client`) and a task
-    /// that logs its events.
+    /// Starts the renewal engine (renewing through `renewer_client`) with the
+    /// sessions in memory, and a task that logs its events.
     pub async fn start(
         client: StorefrontClient,
         renewer_client: StorefrontClient,
         policy: RenewalPolicy,
     ) -> Result<Self, BoxError> {
-        // Sessions live in memory; several replicas of the app would share a
-        // Redis or SQL `TokenStore` here instead.
+        Self::start_on(client, renewer_client, policy, Arc::new(MemoryStore::new())).await
+    }
+
+    /// [`start`](Self::start) with the sessions in `store` (a [`RedisStore`]
+    /// shared by replicas). The engine registers its metrics with the recorder
+    /// installed now.
+    pub async fn start_on<S: TokenStore<CustomerAccessToken>>(
+        client: StorefrontClient,
+        renewer_client: StorefrontClient,
+        policy: RenewalPolicy,
+        store: Arc<S>,
+    ) -> Result<Self, BoxError> {
         let engine = RenewalEngine::builder(StorefrontRenewer::new(renewer_client))
-            .store(Arc::new(MemoryStore::new()))
+            .store(store)
             .policy(policy)
             .build();
         // Subscribed before the start, so nothing the start-up emits is missed.
         tokio::spawn(log_events(engine.events()));
         let renewals = engine.start().await?;
-        Ok(AppState { client, renewals })
+        Ok(AppState {
+            client,
+            renewals,
+            metrics: None,
+        })
+    }
+
+    /// Serves `GET /metrics` from this Prometheus recorder.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: PrometheusHandle) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The engine keeping the sessions alive.
@@ -266,6 +379,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(me))
         .route("/logout", post(logout))
         .route("/sessions", get(sessions))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -294,6 +408,7 @@ fn log_event(event: &RenewalEvent) {
         | RenewalEvent::ReloginFailed { .. }
         | RenewalEvent::NotLoggedInAgain { .. }
         | RenewalEvent::StoreFailed { .. }
+        | RenewalEvent::RenewingWithoutLease { .. }
         | RenewalEvent::ShopPaused { .. }
         | RenewalEvent::ClockJump { .. }
         | RenewalEvent::ClockSkew { .. } => tracing::warn!("session {event}"),
@@ -544,11 +659,13 @@ async fn forget(app: &AppState, id: &TokenId) {
 async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(secret) = SessionSecret::from_headers(&headers) {
         let id = secret.token_id();
-        let status = app.renewals.status(&id).await;
+        // Read through the store: the login may have been on another replica.
+        // An expired or rejected token is nothing left to revoke.
+        let token = app.renewals.valid(&id).await.ok();
         // Forget first, so no renewal is scheduled for a token being revoked.
         forget(&app, &id).await;
-        if let Some(status) = status {
-            revoke(&app, &id, &status).await;
+        if let Some(token) = token {
+            revoke(&app, &id, &token).await;
         }
         tracing::info!(session = %id, "customer logged out");
     }
@@ -559,15 +676,8 @@ async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn revoke(app: &AppState, id: &TokenId, status: &TokenStatus<CustomerAccessToken>) {
-    if matches!(status.state(), TokenState::Expired | TokenState::Rejected) {
-        return; // nothing left to revoke
-    }
-    match app
-        .client
-        .delete_token(status.credential().access_token())
-        .await
-    {
+async fn revoke(app: &AppState, id: &TokenId, token: &CustomerAccessToken) {
+    match app.client.delete_token(token.access_token()).await {
         Ok(()) => {}
         Err(error) if error.must_log_in_again() => {} // already dead
         Err(error) => {
@@ -576,7 +686,16 @@ async fn revoke(app: &AppState, id: &TokenId, status: &TokenStatus<CustomerAcces
     }
 }
 
-/// `GET /sessions`: every session's state and schedule, for debugging.
+/// `GET /metrics`: the engine's metrics, in Prometheus's text format.
+async fn metrics(State(app): State<AppState>) -> Response {
+    match &app.metrics {
+        Some(metrics) => ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], metrics.render()).into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "metrics are not served").into_response(),
+    }
+}
+
+/// `GET /sessions`: the state and schedule of every session held here, for
+/// debugging (with replicas, each lists those it holds).
 async fn sessions(State(app): State<AppState>) -> Json<Value> {
     let mut all = app.renewals.snapshot().await;
     all.sort_by(|(a, _), (b, _)| a.cmp(b));

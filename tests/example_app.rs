@@ -1,10 +1,12 @@
 //! Drives `examples/storefront_app.rs`'s router without a socket: log in (form
-//! and JSON), read `/me` with the session cookie, list `/sessions`, log out; and
-//! a session whose token the shop revoked ends with a 401.
+//! and JSON), read `/me` with the session cookie, list `/sessions`, log out; a
+//! session whose token the shop revoked ends with a 401; `/metrics` serves the
+//! engine's metrics; two replicas on one Redis serve each other's sessions.
 
 #[allow(dead_code)]
 #[path = "../examples/storefront_app.rs"]
 mod app;
+mod redis_support;
 
 use std::time::Duration;
 
@@ -13,7 +15,8 @@ use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
-use storefront_token::renewal::RenewalPolicy;
+use storefront_token::at_rest::{EncryptionKey, Keyring};
+use storefront_token::renewal::{metrics as engine_metrics, RenewalPolicy};
 use storefront_token::RetryPolicy;
 use tower::ServiceExt;
 
@@ -170,5 +173,179 @@ async fn a_revoked_session_ends() -> TestResult {
     assert_eq!(body["count"], 0, "the session was forgotten: {body}");
 
     state.renewals().shutdown().await;
+    Ok(())
+}
+
+/// The body of a response as text, with its content type.
+async fn text(router: &Router, request: Request<Body>) -> (StatusCode, String, String) {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn login_json() -> String {
+    format!(
+        r#"{{"email":"{}","password":"{}"}}"#,
+        app::DEMO_EMAIL,
+        app::DEMO_PASSWORD
+    )
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text() -> TestResult {
+    let shop = app::Shop::Mock(app::Shop::start_mock(Duration::from_secs(3600)).await?);
+    // The app's recorder, for this thread only (a global one is set once per
+    // process); the engine registers its metrics with it when it starts.
+    let recorder = app::prometheus()?.build_recorder();
+    let state = {
+        let _local = metrics::set_default_local_recorder(&recorder);
+        app::AppState::start(
+            shop.client(RetryPolicy::never())?,
+            shop.client(RetryPolicy::never())?,
+            // The token gauge is refreshed when the engine wakes: every second.
+            RenewalPolicy::default().with_heartbeat(Duration::from_secs(1)),
+        )
+        .await?
+    }
+    .with_metrics(recorder.handle());
+    let router = app::router(state.clone());
+    let (status, cookie, _) = send(
+        &router,
+        post("/login", "application/json", &login_json(), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    let sessions = state.renewals().snapshot().await;
+    let [(id, session)] = sessions.as_slice() else {
+        return Err(format!("one session expected, got {}", sessions.len()).into());
+    };
+    state.renewals().renew_now(id).await?;
+    tokio::time::sleep(Duration::from_millis(2_100)).await; // the token gauge's refresh
+
+    let (status, content_type, body) = text(&router, get("/metrics", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    for name in engine_metrics::ALL {
+        assert!(
+            body.contains(&format!("# TYPE {name} ")),
+            "{name} missing:\n{body}"
+        );
+    }
+    let line = |start: &str| {
+        body.lines()
+            .find(|line| line.starts_with(start))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        line("storefront_token_renewals_total{outcome=\"renewed\"}"),
+        "storefront_token_renewals_total{outcome=\"renewed\"} 1"
+    );
+    assert_eq!(
+        line("storefront_token_tokens{state=\"scheduled\"}"),
+        "storefront_token_tokens{state=\"scheduled\"} 1"
+    );
+    assert_eq!(
+        line("storefront_token_renewal_time_left_seconds_count"),
+        "storefront_token_renewal_time_left_seconds_count 1"
+    );
+    assert!(body.contains("storefront_token_store_latency_seconds_bucket{op=\"put\",le=\"0.001\"}"));
+    // Nothing about any one session: no id, no cookie, no token.
+    let secret = cookie.split('=').nth(1).unwrap_or_default();
+    let token = session.credential().access_token().expose_secret();
+    for private in [id.as_str(), secret, token] {
+        assert!(!body.contains(private));
+    }
+    state.renewals().shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_a_recorder_metrics_are_not_found() -> TestResult {
+    let shop = app::Shop::Mock(app::Shop::start_mock(Duration::from_secs(3600)).await?);
+    let state = app::AppState::start(
+        shop.client(RetryPolicy::never())?,
+        shop.client(RetryPolicy::never())?,
+        RenewalPolicy::default(),
+    )
+    .await?;
+    let (status, _, body) = send(&app::router(state.clone()), get("/metrics", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].is_string());
+    state.renewals().shutdown().await;
+    Ok(())
+}
+
+/// Two replicas of the app on one Redis (a redis-server of this test's own)
+/// and one shop: a session logged in on one is served by the other, and a
+/// logout on the other ends it on both.
+#[tokio::test]
+async fn replicas_on_one_redis_serve_each_others_sessions() -> TestResult {
+    let test = "replicas_on_one_redis_serve_each_others_sessions";
+    let Some(redis) = redis_support::OwnRedis::start(test, &[]).await else {
+        return Ok(());
+    };
+    let shop = app::Shop::Mock(app::Shop::start_mock(Duration::from_secs(3600)).await?);
+    let keys = Keyring::new(EncryptionKey::generate("app-1")?);
+    let prefix = redis_support::unique_prefix("example-app");
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let store = app::redis_store(&redis.url(), keys.clone(), &prefix).await?;
+        let state = app::AppState::start_on(
+            shop.client(RetryPolicy::never())?,
+            shop.client(RetryPolicy::never())?,
+            RenewalPolicy::default(),
+            std::sync::Arc::new(store),
+        )
+        .await?;
+        replicas.push((app::router(state.clone()), state));
+    }
+    let (first, second) = (&replicas[0].0, &replicas[1].0);
+
+    let (status, cookie, _) = send(
+        first,
+        post("/login", "application/json", &login_json(), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    let (_, _, listed) = send(second, get("/sessions", None)).await;
+    assert_eq!(listed["count"], 0, "not held by the second replica yet");
+
+    let (status, _, body) = send(second, get("/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], app::DEMO_EMAIL);
+    let (_, _, listed) = send(second, get("/sessions", None)).await;
+    assert_eq!(listed["count"], 1, "read through from Redis");
+
+    // Logged out on the second replica: revoked at the shop and deleted from
+    // Redis, so the first, which still holds it in memory, ends it too.
+    let (status, _, _) = send(second, post("/logout", "text/plain", "", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(first, get("/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(second, get("/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (_, state) in &replicas {
+        assert_eq!(state.renewals().len().await, 0);
+        state.renewals().shutdown().await;
+    }
     Ok(())
 }

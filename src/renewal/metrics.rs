@@ -55,9 +55,10 @@ use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 
 /// Gauge: tokens held by this process, by `state` ([`STATE`]): `scheduled`,
 /// `renewing`, `expired`, `rejected` (the [`TokenState`](super::TokenState)
-/// values, lowercase). Refreshed every 5 seconds at most (less often when
-/// counting a very large engine would hold its lock longer than 0.1 % of the
-/// time), and at least every [heartbeat](super::RenewalPolicy::heartbeat).
+/// values, lowercase). Refreshed when the engine's driver wakes, once a second
+/// at most (less often when counting a very large engine would hold its lock
+/// longer than 0.1 % of the time), and at least every
+/// [heartbeat](super::RenewalPolicy::heartbeat) (30 s by default).
 pub const TOKENS: &str = "storefront_token_tokens";
 
 /// Counter: renewal attempts by `outcome` ([`OUTCOME`]):

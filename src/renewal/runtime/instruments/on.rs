@@ -11,7 +11,7 @@ use crate::renewal::core::StateCounts;
 use crate::renewal::metrics as names;
 
 /// The token gauge is refreshed this often at most (monotonic µs)…
-const SAMPLE_EVERY_US: u64 = 5_000_000;
+const SAMPLE_EVERY_US: u64 = 1_000_000;
 /// … and at most once per this many times the last count took, so counting a
 /// very large engine holds its lock for at most 0.1 % of the time.
 const SAMPLE_SHARE: u64 = 1_000;
