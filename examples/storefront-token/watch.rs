@@ -46,10 +46,14 @@ pub(crate) async fn watch(
     let keeper = TokenKeeper::start_with(engine, first.clone())
         .await
         .map_err(renewal_failure)?;
+    // Listening before "watching" is printed: a Ctrl-C right after it counts.
+    let mut interrupt = Interrupt::new()?;
     let mut screen = Screen::new(out.json, show);
-    screen.started(&first);
+    // Saved before "watching" is printed: whoever reads that line finds it.
     saver.save(&first, &mut screen).await;
-    let outcome = watch_until_stopped(&keeper, events, &mut screen, &mut saver).await;
+    screen.started(&first);
+    let outcome =
+        watch_until_stopped(&keeper, events, &mut screen, &mut saver, &mut interrupt).await;
     keeper.shutdown().await;
     outcome
 }
@@ -61,15 +65,14 @@ pub(crate) async fn watch_until_stopped(
     mut events: EventReceiver,
     screen: &mut Screen,
     saver: &mut Saver,
+    interrupt: &mut Interrupt,
 ) -> Result<(), Failure> {
     let mut ticker = tokio::time::interval(STATUS_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            signal = &mut ctrl_c => {
-                signal.map_err(|error| failure(format!("could not wait for ctrl-c: {error}")))?;
+            signal = interrupt.recv() => {
+                signal?;
                 screen.stopped();
                 return Ok(());
             }
@@ -297,6 +300,39 @@ impl Saver {
                 );
             }
         }
+    }
+}
+
+/// Ctrl-C, caught from the moment this is made (on Unix; elsewhere from the
+/// first wait).
+pub(crate) struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn new() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            let kind = tokio::signal::unix::SignalKind::interrupt();
+            let signal = tokio::signal::unix::signal(kind)
+                .map_err(|error| failure(format!("could not listen for ctrl-c: {error}")))?;
+            Ok(Interrupt { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Interrupt {})
+    }
+
+    async fn recv(&mut self) -> Result<(), Failure> {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|error| failure(format!("could not wait for ctrl-c: {error}")))
     }
 }
 
