@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{oneshot, watch};
 
 use super::shared::{Shared, Waiter};
-use super::worker::Backend;
+use super::store_calls::Backend;
 use crate::renewal::core::{Command, Fresh, Reply, Stored};
 use crate::renewal::error::{RenewalError, RenewalErrorKind};
 use crate::renewal::events::EventReceiver;

@@ -7,6 +7,7 @@ mod engine;
 mod handle;
 mod instruments;
 mod shared;
+mod store_calls;
 mod worker;
 
 pub use engine::{RenewalEngine, RenewalEngineBuilder};
