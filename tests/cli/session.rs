@@ -378,3 +378,40 @@ async fn the_demo_keeps_no_session() {
     let written: Vec<_> = std::fs::read_dir(home.path()).expect("lists").collect();
     assert!(written.is_empty(), "the demo wrote {written:?}");
 }
+
+/// Without `--session-file` or `STOREFRONT_SESSION_FILE`, the session lives in
+/// the state directory (`$XDG_STATE_HOME` on Linux), in a private directory.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_default_session_lives_in_the_state_directory() {
+    let setup = Setup::new().await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let state = home.path().join("state");
+    let endpoint = setup.shop.endpoint();
+    let with_home = |args: &[&str]| {
+        let mut command = cli(args);
+        command
+            .env_remove("STOREFRONT_SESSION_FILE")
+            .env("HOME", home.path())
+            .env("XDG_STATE_HOME", &state)
+            .env("STOREFRONT_PUBLIC_TOKEN", setup.shop.public_token())
+            .env("STOREFRONT_CUSTOMER_PASSWORD", SENTINEL_PASSWORD);
+        command
+    };
+    let login = run(&mut with_home(&[
+        "login",
+        "--endpoint",
+        &endpoint,
+        "--email",
+        EMAIL,
+    ]))
+    .await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let session = state.join("storefront-token").join("session");
+    assert!(text(&login.stdout).contains(session.to_str().expect("utf-8")));
+    assert_eq!(mode(&session), 0o600);
+    assert_eq!(mode(&session.with_file_name("session.key")), 0o600);
+    assert_eq!(mode(session.parent().expect("dir")), 0o700);
+    let whoami = run(&mut with_home(&["whoami"])).await;
+    assert!(whoami.status.success(), "{}", text(&whoami.stderr));
+}
