@@ -49,7 +49,10 @@ fn tokens(store: &RedisStore) -> &(impl TokenStore<Token> + '_) {
 }
 
 async fn store_with(url: &str, prefix: &str, sealer: Sealer) -> Result<RedisStore, StoreError> {
-    RedisStore::builder(url, sealer).prefix(prefix).build().await
+    RedisStore::builder(url, sealer)
+        .prefix(prefix)
+        .build()
+        .await
 }
 
 fn stored_version(outcome: &PutOutcome<Token>) -> u64 {
@@ -97,7 +100,10 @@ async fn put_creates_overwrites_and_compares_and_swaps() -> TestResult {
     let id = TokenId::new("customer-1");
 
     assert_eq!(ts.get(&id).await?, None);
-    assert_eq!(ts.put(&id, &token("a"), issued(), Some(1)).await?, PutOutcome::Missing);
+    assert_eq!(
+        ts.put(&id, &token("a"), issued(), Some(1)).await?,
+        PutOutcome::Missing
+    );
     assert_eq!(ts.get(&id).await?, None, "a compare-and-swap never creates");
 
     let v1 = stored_version(&ts.put(&id, &token("a"), issued(), None).await?);
@@ -107,7 +113,10 @@ async fn put_creates_overwrites_and_compares_and_swaps() -> TestResult {
     let v3 = stored_version(&ts.put(&id, &token("c"), later, None).await?);
     assert!(v3 > v2, "put(None) overwrites with a new version");
     let stored = ts.get(&id).await?.expect("stored");
-    assert_eq!((stored.credential, stored.issued_at, stored.version), (token("c"), later, v3));
+    assert_eq!(
+        (stored.credential, stored.issued_at, stored.version),
+        (token("c"), later, v3)
+    );
 
     match ts.put(&id, &token("stale"), issued(), Some(v2)).await? {
         PutOutcome::Conflict { current } => {
@@ -121,10 +130,17 @@ async fn put_creates_overwrites_and_compares_and_swaps() -> TestResult {
     assert!(ts.get(&id).await?.is_some());
     ts.delete(&id, Some(v3)).await?;
     assert_eq!(ts.get(&id).await?, None);
-    assert_eq!(ts.put(&id, &token("d"), issued(), Some(v3)).await?, PutOutcome::Missing);
+    assert_eq!(
+        ts.put(&id, &token("d"), issued(), Some(v3)).await?,
+        PutOutcome::Missing
+    );
     ts.put(&id, &token("e"), issued(), None).await?;
     ts.delete(&id, None).await?;
-    assert_eq!(ts.get(&id).await?, None, "delete(None) deletes whatever is stored");
+    assert_eq!(
+        ts.get(&id).await?,
+        None,
+        "delete(None) deletes whatever is stored"
+    );
     delete_prefix(&url, &prefix).await;
     Ok(())
 }
@@ -151,7 +167,11 @@ async fn versions_never_repeat_across_delete_and_re_add() -> TestResult {
 
     // A second replica (another connection) shares the counter.
     let replica = store_with(&url, &prefix, fresh_sealer()).await?;
-    let third = stored_version(&tokens(&replica).put(&id, &token("3"), issued(), None).await?);
+    let third = stored_version(
+        &tokens(&replica)
+            .put(&id, &token("3"), issued(), None)
+            .await?,
+    );
     assert!(third > b);
 
     let mut versions = tokens(&store).versions().await?;
@@ -176,9 +196,15 @@ async fn leases_on_an_injected_clock_are_held_renewed_lapse_and_release() -> Tes
     let (a, b) = (ReplicaId::new(1), ReplicaId::new(u128::MAX));
     let minute = Duration::from_secs(60);
 
-    assert_eq!(ts.try_lease(&id, a, minute, 1).await?, LeaseOutcome::Missing);
+    assert_eq!(
+        ts.try_lease(&id, a, minute, 1).await?,
+        LeaseOutcome::Missing
+    );
     let v1 = stored_version(&ts.put(&id, &token("1"), issued(), None).await?);
-    assert_eq!(ts.try_lease(&id, a, minute, v1).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, a, minute, v1).await?,
+        LeaseOutcome::Acquired
+    );
     assert_eq!(
         ts.try_lease(&id, b, minute, v1).await?,
         LeaseOutcome::Held { remaining: minute }
@@ -186,10 +212,15 @@ async fn leases_on_an_injected_clock_are_held_renewed_lapse_and_release() -> Tes
     clock.advance(Duration::from_secs(20));
     assert_eq!(
         ts.try_lease(&id, b, minute, v1).await?,
-        LeaseOutcome::Held { remaining: Duration::from_secs(40) }
+        LeaseOutcome::Held {
+            remaining: Duration::from_secs(40)
+        }
     );
     // A's own live lease is renewed: a full minute again from now.
-    assert_eq!(ts.try_lease(&id, a, minute, v1).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, a, minute, v1).await?,
+        LeaseOutcome::Acquired
+    );
     assert_eq!(
         ts.try_lease(&id, b, minute, v1).await?,
         LeaseOutcome::Held { remaining: minute }
@@ -203,30 +234,53 @@ async fn leases_on_an_injected_clock_are_held_renewed_lapse_and_release() -> Tes
         }
         other => panic!("expected Changed, got {other:?}"),
     }
-    assert_eq!(ts.try_lease(&id, b, minute, v2).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, b, minute, v2).await?,
+        LeaseOutcome::Acquired
+    );
 
     ts.release_lease(&id, a, v2).await?; // not A's: kept
-    assert!(matches!(ts.try_lease(&id, a, minute, v2).await?, LeaseOutcome::Held { .. }));
+    assert!(matches!(
+        ts.try_lease(&id, a, minute, v2).await?,
+        LeaseOutcome::Held { .. }
+    ));
     ts.release_lease(&id, b, v1).await?; // another version's: kept
-    assert!(matches!(ts.try_lease(&id, a, minute, v2).await?, LeaseOutcome::Held { .. }));
+    assert!(matches!(
+        ts.try_lease(&id, a, minute, v2).await?,
+        LeaseOutcome::Held { .. }
+    ));
     ts.release_lease(&id, b, v2).await?;
-    assert_eq!(ts.try_lease(&id, a, minute, v2).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, a, minute, v2).await?,
+        LeaseOutcome::Acquired
+    );
 
     // A dies: one millisecond short of a minute it still holds; then B takes over.
     clock.advance(minute - Duration::from_millis(1));
     assert_eq!(
         ts.try_lease(&id, b, minute, v2).await?,
-        LeaseOutcome::Held { remaining: Duration::from_millis(1) }
+        LeaseOutcome::Held {
+            remaining: Duration::from_millis(1)
+        }
     );
     clock.advance(Duration::from_millis(1));
-    assert_eq!(ts.try_lease(&id, b, minute, v2).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, b, minute, v2).await?,
+        LeaseOutcome::Acquired
+    );
 
     // put(None) releases B's lease too.
     let v3 = stored_version(&ts.put(&id, &token("3"), issued(), None).await?);
-    assert_eq!(ts.try_lease(&id, a, minute, v3).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, a, minute, v3).await?,
+        LeaseOutcome::Acquired
+    );
 
     ts.delete(&id, None).await?;
-    assert_eq!(ts.try_lease(&id, b, minute, v3).await?, LeaseOutcome::Missing);
+    assert_eq!(
+        ts.try_lease(&id, b, minute, v3).await?,
+        LeaseOutcome::Missing
+    );
     assert!(
         raw_entries(&url, &format!("{prefix}:l:")).await.is_empty(),
         "delete takes the lease with it"
@@ -244,12 +298,18 @@ async fn leases_run_on_redis_time_by_default() -> TestResult {
     let id = TokenId::new("a");
     let hour = Duration::from_secs(3600);
     let v = stored_version(&ts.put(&id, &token("1"), issued(), None).await?);
-    assert_eq!(ts.try_lease(&id, ReplicaId::new(1), hour, v).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, ReplicaId::new(1), hour, v).await?,
+        LeaseOutcome::Acquired
+    );
     let LeaseOutcome::Held { remaining } = ts.try_lease(&id, ReplicaId::new(2), hour, v).await?
     else {
         panic!("another replica's lease is held");
     };
-    assert!(remaining <= hour && remaining > hour - Duration::from_secs(10), "{remaining:?}");
+    assert!(
+        remaining <= hour && remaining > hour - Duration::from_secs(10),
+        "{remaining:?}"
+    );
 
     // The lease key expires on Redis's clock with the lease itself.
     let mut connection = raw_connection(&url).await?;
@@ -279,7 +339,9 @@ async fn replicas_racing_for_a_lease_get_exactly_one() -> TestResult {
         let store = store_with(&url, &prefix, fresh_sealer()).await?;
         let id = id.clone();
         replicas.push(tokio::spawn(async move {
-            tokens(&store).try_lease(&id, ReplicaId::new(n), Duration::from_secs(60), v).await
+            tokens(&store)
+                .try_lease(&id, ReplicaId::new(n), Duration::from_secs(60), v)
+                .await
         }));
     }
     let mut acquired = 0;
@@ -304,17 +366,30 @@ async fn nothing_in_redis_holds_the_token() -> TestResult {
     let sentinel = "SENTINEL-customer-token-5f1c0a9e";
     let id = TokenId::new("customer-42");
     let v = stored_version(&ts.put(&id, &token(sentinel), issued(), None).await?);
-    ts.try_lease(&id, ReplicaId::new(7), Duration::from_secs(60), v).await?;
-    ts.put(&TokenId::new("other"), &token(&format!("{sentinel}-2")), issued(), None)
+    ts.try_lease(&id, ReplicaId::new(7), Duration::from_secs(60), v)
         .await?;
+    ts.put(
+        &TokenId::new("other"),
+        &token(&format!("{sentinel}-2")),
+        issued(),
+        None,
+    )
+    .await?;
 
     let entries = raw_entries(&url, &prefix).await;
-    assert_eq!(entries.len(), 4, "two tokens, a lease and the counter: {entries:?}");
+    assert_eq!(
+        entries.len(),
+        4,
+        "two tokens, a lease and the counter: {entries:?}"
+    );
     let mut saw_id = false;
     for (key, values) in &entries {
         assert!(!contains(key, sentinel.as_bytes()));
         for value in values {
-            assert!(!contains(value, sentinel.as_bytes()), "the token is in {key:?}");
+            assert!(
+                !contains(value, sentinel.as_bytes()),
+                "the token is in {key:?}"
+            );
             assert!(!contains(value, b"SENTINEL"));
         }
         // The search works: the id (plaintext, a key name) is found.
@@ -322,7 +397,10 @@ async fn nothing_in_redis_holds_the_token() -> TestResult {
     }
     assert!(saw_id);
     // And the store still reads it back.
-    assert_eq!(ts.get(&id).await?.map(|t| t.credential), Some(token(sentinel)));
+    assert_eq!(
+        ts.get(&id).await?.map(|t| t.credential),
+        Some(token(sentinel))
+    );
     delete_prefix(&url, &prefix).await;
     Ok(())
 }
@@ -334,18 +412,35 @@ async fn a_value_copied_to_another_id_does_not_open() -> TestResult {
     let store = store_with(&url, &prefix, fresh_sealer()).await?;
     let ts = tokens(&store);
     let (alice, mallory) = (TokenId::new("alice"), TokenId::new("mallory"));
-    ts.put(&alice, &token("alice-token"), issued(), None).await?;
-    let vm = stored_version(&ts.put(&mallory, &token("mallory-token"), issued(), None).await?);
-    let sealed = hget(&url, &format!("{prefix}:t:alice"), "d").await.expect("stored");
+    ts.put(&alice, &token("alice-token"), issued(), None)
+        .await?;
+    let vm = stored_version(
+        &ts.put(&mallory, &token("mallory-token"), issued(), None)
+            .await?,
+    );
+    let sealed = hget(&url, &format!("{prefix}:t:alice"), "d")
+        .await
+        .expect("stored");
     hset(&url, &format!("{prefix}:t:mallory"), "d", &sealed).await;
 
-    let error = ts.get(&mallory).await.expect_err("alice's value does not open as mallory's");
-    assert!(matches!(seal_error(&error), SealError::DoesNotOpen), "{error:?}");
+    let error = ts
+        .get(&mallory)
+        .await
+        .expect_err("alice's value does not open as mallory's");
+    assert!(
+        matches!(seal_error(&error), SealError::DoesNotOpen),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("mallory"), "{error}");
     assert!(!format!("{error:?}").contains("alice-token"));
     // try_lease on a changed version and a conflicting put must open it too.
     let error = ts
-        .try_lease(&mallory, ReplicaId::new(1), Duration::from_secs(60), vm + 1000)
+        .try_lease(
+            &mallory,
+            ReplicaId::new(1),
+            Duration::from_secs(60),
+            vm + 1000,
+        )
         .await
         .expect_err("Changed carries the value, which does not open");
     assert!(matches!(seal_error(&error), SealError::DoesNotOpen));
@@ -354,7 +449,10 @@ async fn a_value_copied_to_another_id_does_not_open() -> TestResult {
         .await
         .expect_err("Conflict carries the value, which does not open");
     assert!(matches!(seal_error(&error), SealError::DoesNotOpen));
-    assert!(ts.get(&alice).await?.is_some(), "alice's own entry still opens");
+    assert!(
+        ts.get(&alice).await?.is_some(),
+        "alice's own entry still opens"
+    );
     delete_prefix(&url, &prefix).await;
     Ok(())
 }
@@ -365,16 +463,24 @@ async fn a_store_with_other_keys_gets_a_typed_error() -> TestResult {
     let prefix = unique_prefix("wrong-key");
     let writer = store_with(&url, &prefix, fresh_sealer()).await?;
     let id = TokenId::new("a");
-    tokens(&writer).put(&id, &token("secret"), issued(), None).await?;
+    tokens(&writer)
+        .put(&id, &token("secret"), issued(), None)
+        .await?;
 
     // Another key with another id: unknown key.
     let other = store_with(&url, &prefix, Sealer::new(Keyring::new(fresh_key("other")))).await?;
-    let error = tokens(&other).get(&id).await.expect_err("sealed with an unknown key");
+    let error = tokens(&other)
+        .get(&id)
+        .await
+        .expect_err("sealed with an unknown key");
     assert!(matches!(seal_error(&error), SealError::UnknownKey { key_id } if key_id == "test"));
     // Another key with the same id: does not open.
     let impostor = store_with(&url, &prefix, fresh_sealer()).await?;
     let error = tokens(&impostor).get(&id).await.expect_err("the wrong key");
-    assert!(matches!(seal_error(&error), SealError::DoesNotOpen), "{error:?}");
+    assert!(
+        matches!(seal_error(&error), SealError::DoesNotOpen),
+        "{error:?}"
+    );
     delete_prefix(&url, &prefix).await;
     Ok(())
 }
@@ -386,15 +492,20 @@ async fn a_corrupt_value_is_an_error_and_load_all_skips_it() -> TestResult {
     let store = store_with(&url, &prefix, fresh_sealer()).await?;
     let ts = tokens(&store);
     for name in ["a", "b", "c"] {
-        ts.put(&TokenId::new(name), &token(name), issued(), None).await?;
+        ts.put(&TokenId::new(name), &token(name), issued(), None)
+            .await?;
     }
     hset(&url, &format!("{prefix}:t:b"), "d", b"\x01garbage").await;
     // A version that is no number: malformed, skipped too.
-    ts.put(&TokenId::new("d"), &token("d"), issued(), None).await?;
+    ts.put(&TokenId::new("d"), &token("d"), issued(), None)
+        .await?;
     hset(&url, &format!("{prefix}:t:d"), "v", b"not-a-number").await;
 
     let error = ts.get(&TokenId::new("b")).await.expect_err("corrupt");
-    assert!(matches!(seal_error(&error), SealError::Malformed), "{error:?}");
+    assert!(
+        matches!(seal_error(&error), SealError::Malformed),
+        "{error:?}"
+    );
     assert!(ts.get(&TokenId::new("d")).await.is_err());
 
     let before = store.skipped_on_load();
@@ -420,12 +531,20 @@ async fn reseal_after_rotation_lets_the_old_key_go() -> TestResult {
         .map(|n| TokenId::new(format!("c:{n}*[x]?")))
         .collect();
     for id in &ids {
-        tokens(&before).put(id, &token(id.as_str()), issued(), None).await?;
+        tokens(&before)
+            .put(id, &token(id.as_str()), issued(), None)
+            .await?;
     }
     let mut versions_before = tokens(&before).versions().await?;
     versions_before.sort();
     assert_eq!(versions_before.len(), ids.len());
-    hset(&url, &format!("{prefix}:t:{}", ids[7].as_str()), "d", b"corrupt").await;
+    hset(
+        &url,
+        &format!("{prefix}:t:{}", ids[7].as_str()),
+        "d",
+        b"corrupt",
+    )
+    .await;
 
     // Rotate: a new current key, the old one kept to open with.
     let rotated = Keyring::parse(&format!("{},{}", new_config.as_str(), old_config.as_str()))?;
@@ -468,22 +587,55 @@ async fn reseal_after_rotation_lets_the_old_key_go() -> TestResult {
 async fn reseal_never_overwrites_a_concurrent_write() -> TestResult {
     let url = redis_or_skip!("reseal_never_overwrites_a_concurrent_write");
     let prefix = unique_prefix("reseal-race");
-    let old_config = Keyring::new(fresh_key("old")).to_config_string();
-    let new_config = Keyring::new(fresh_key("new")).to_config_string();
-    let rotated = || Keyring::parse(&format!("{},{}", new_config.as_str(), old_config.as_str()));
-    let old = store_with(&url, &prefix, Sealer::new(Keyring::parse(&old_config)?)).await?;
+    let store = store_with(&url, &prefix, fresh_sealer()).await?;
     let id = TokenId::new("a");
-    let v1 = stored_version(&tokens(&old).put(&id, &token("1"), issued(), None).await?);
-    // The re-seal script itself: a compare-and-swap on the version. Written
-    // meanwhile (v2), the stale re-seal of v1 changes nothing.
-    let renewer = store_with(&url, &prefix, Sealer::new(rotated()?)).await?;
-    let v2 = stored_version(&tokens(&renewer).put(&id, &token("2"), issued(), Some(v1)).await?);
-    let d_before = hget(&url, &format!("{prefix}:t:a"), "d").await;
-    let report = renewer.reseal().await?;
-    assert_eq!((report.resealed, report.already_current), (0, 1), "{report:?}");
-    assert_eq!(hget(&url, &format!("{prefix}:t:a"), "d").await, d_before);
-    let stored = tokens(&renewer).get(&id).await?.expect("stored");
-    assert_eq!((stored.credential, stored.version), (token("2"), v2));
+    let key = format!("{prefix}:t:a");
+    let v1 = stored_version(&tokens(&store).put(&id, &token("1"), issued(), None).await?);
+    // A renewal lands between the pass reading v1 and writing its re-sealed
+    // value: the pass's write (the script itself, run as the pass runs it)
+    // changes nothing.
+    let v2 = stored_version(
+        &tokens(&store)
+            .put(&id, &token("2"), issued(), Some(v1))
+            .await?,
+    );
+    let d_v2 = hget(&url, &key, "d").await;
+    let script = redis::Script::new(include_str!("../src/renewal/redis_store/lua/reseal.lua"));
+    let mut connection = raw_connection(&url).await?;
+    let written: i64 = script
+        .key(&key)
+        .arg(v1.to_string())
+        .arg(b"resealed-v1".as_slice())
+        .invoke_async(&mut connection)
+        .await?;
+    assert_eq!(written, 0);
+    assert_eq!(hget(&url, &key, "d").await, d_v2);
+    // With the version unchanged it writes, and keeps the version.
+    let written: i64 = script
+        .key(&key)
+        .arg(v2.to_string())
+        .arg(b"resealed-v2".as_slice())
+        .invoke_async(&mut connection)
+        .await?;
+    assert_eq!(written, 1);
+    assert_eq!(
+        hget(&url, &key, "d").await.as_deref(),
+        Some(b"resealed-v2".as_slice())
+    );
+    assert_eq!(
+        hget(&url, &key, "v").await,
+        Some(v2.to_string().into_bytes())
+    );
+    // Deleted meanwhile: nothing is recreated.
+    tokens(&store).delete(&id, None).await?;
+    let written: i64 = script
+        .key(&key)
+        .arg(v2.to_string())
+        .arg(b"resealed".as_slice())
+        .invoke_async(&mut connection)
+        .await?;
+    assert_eq!(written, 0);
+    assert_eq!(hget(&url, &key, "d").await, None);
     delete_prefix(&url, &prefix).await;
     Ok(())
 }
@@ -500,7 +652,10 @@ async fn a_renewal_is_two_round_trips() -> TestResult {
     let v = stored_version(&ts.put(&id, &token("1"), issued(), None).await?);
 
     let start = store.round_trips();
-    assert_eq!(ts.try_lease(&id, me, minute, v).await?, LeaseOutcome::Acquired);
+    assert_eq!(
+        ts.try_lease(&id, me, minute, v).await?,
+        LeaseOutcome::Acquired
+    );
     let renewed = stored_version(&ts.put(&id, &token("2"), issued(), Some(v)).await?);
     assert_eq!(store.round_trips() - start, 2, "try_lease + put");
 
@@ -513,7 +668,10 @@ async fn a_renewal_is_two_round_trips() -> TestResult {
     // Redis lost its script cache (a restart): the first call sends the script
     // again (EVALSHA, then EVAL), and still does its job.
     let mut connection = raw_connection(&url).await?;
-    let _: String = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut connection).await?;
+    let _: String = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut connection)
+        .await?;
     let start = store.round_trips();
     let v = stored_version(&ts.put(&id, &token("3"), issued(), None).await?);
     assert_eq!(store.round_trips() - start, 2);
@@ -527,25 +685,45 @@ async fn a_renewal_is_two_round_trips() -> TestResult {
 #[tokio::test]
 async fn debug_shows_neither_password_nor_key() -> TestResult {
     const PASSWORD: &str = "hunter2-redis-password";
-    let Some(server) = OwnRedis::start("debug_shows_neither_password_nor_key", &["--requirepass", PASSWORD]).await
+    let Some(server) = OwnRedis::start(
+        "debug_shows_neither_password_nor_key",
+        &["--requirepass", PASSWORD],
+    )
+    .await
     else {
         return Ok(());
     };
     let keys = Keyring::new(fresh_key("k1"));
     let key_text = keys.to_config_string();
-    let secret = key_text.as_str().split_once(':').expect("id:base64").1.to_owned();
+    let secret = key_text
+        .as_str()
+        .split_once(':')
+        .expect("id:base64")
+        .1
+        .to_owned();
     let url = format!("redis://:{PASSWORD}@127.0.0.1:{}/0", server.port());
     let builder = RedisStore::builder(url.as_str(), Sealer::new(keys));
     let shown = format!("{builder:?}");
-    assert!(!shown.contains(PASSWORD) && !shown.contains(&secret), "{shown}");
-    assert!(shown.contains(&format!("127.0.0.1:{}", server.port())), "{shown}");
+    assert!(
+        !shown.contains(PASSWORD) && !shown.contains(&secret),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("127.0.0.1:{}", server.port())),
+        "{shown}"
+    );
     let store = builder.prefix("p").build().await?;
-    tokens(&store).put(&TokenId::new("a"), &token("tok-SECRET"), issued(), None).await?;
+    tokens(&store)
+        .put(&TokenId::new("a"), &token("tok-SECRET"), issued(), None)
+        .await?;
     let shown = format!("{store:?}");
     for secret in [PASSWORD, secret.as_str(), "tok-SECRET"] {
         assert!(!shown.contains(secret), "{shown}");
     }
-    assert!(shown.contains("RedisStore") && shown.contains("\"p\""), "{shown}");
+    assert!(
+        shown.contains("RedisStore") && shown.contains("\"p\""),
+        "{shown}"
+    );
 
     // A wrong password: a typed error that does not print the password either.
     let wrong = format!("redis://:wrong-{PASSWORD}@127.0.0.1:{}", server.port());
@@ -573,7 +751,11 @@ async fn unreachable_redis_fails_fast() -> TestResult {
     .expect("build does not hang");
     let error = built.expect_err("nobody listens");
     assert!(error.to_string().contains("redis"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A black hole (a listener that never answers): the response timeout.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -589,14 +771,19 @@ async fn unreachable_redis_fails_fast() -> TestResult {
     .await
     .expect("build does not hang");
     assert!(built.is_err());
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     drop(listener);
     Ok(())
 }
 
 #[tokio::test]
 async fn a_redis_restart_fails_calls_then_they_succeed_again() -> TestResult {
-    let Some(mut server) = OwnRedis::start("a_redis_restart_fails_calls_then_they_succeed_again", &[]).await
+    let Some(mut server) =
+        OwnRedis::start("a_redis_restart_fails_calls_then_they_succeed_again", &[]).await
     else {
         return Ok(());
     };
@@ -616,11 +803,18 @@ async fn a_redis_restart_fails_calls_then_they_succeed_again() -> TestResult {
             .await
             .expect("fails fast, does not hang");
         assert!(call.is_err(), "Redis is down: {call:?}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
-    let call = tokio::time::timeout(Duration::from_secs(5), ts.put(&id, &token("x"), issued(), Some(v1)))
-        .await
-        .expect("fails fast");
+    let call = tokio::time::timeout(
+        Duration::from_secs(5),
+        ts.put(&id, &token("x"), issued(), Some(v1)),
+    )
+    .await
+    .expect("fails fast");
     assert!(call.is_err());
 
     server.restart().await;
@@ -637,12 +831,20 @@ async fn a_redis_restart_fails_calls_then_they_succeed_again() -> TestResult {
             Err(_) => panic!("a call hung after the restart"),
         }
     }
-    assert_eq!(answered, Some(None), "back, and the data is gone (--save '')");
+    assert_eq!(
+        answered,
+        Some(None),
+        "back, and the data is gone (--save '')"
+    );
     // Sane on an empty Redis: Missing, a new write, and versions that do not
     // repeat the ones given out before the data was lost.
-    assert_eq!(ts.put(&id, &token("2"), issued(), Some(v1)).await?, PutOutcome::Missing);
     assert_eq!(
-        ts.try_lease(&id, ReplicaId::new(1), Duration::from_secs(60), v1).await?,
+        ts.put(&id, &token("2"), issued(), Some(v1)).await?,
+        PutOutcome::Missing
+    );
+    assert_eq!(
+        ts.try_lease(&id, ReplicaId::new(1), Duration::from_secs(60), v1)
+            .await?,
         LeaseOutcome::Missing
     );
     let v2 = stored_version(&ts.put(&id, &token("3"), issued(), None).await?);

@@ -185,15 +185,33 @@ fn glob_escape(text: &str) -> String {
     escaped
 }
 
-/// Deletes every key under `prefix` (tests clean up after themselves).
+/// Deletes every key under `prefix` (tests clean up after themselves): one
+/// `UNLINK` per `SCAN` batch.
 pub async fn delete_prefix(url: &str, prefix: &str) {
     let mut connection = raw_connection(url).await.expect("Redis answers");
-    for (key, _) in raw_entries(url, prefix).await {
-        let _: i64 = redis::cmd("DEL")
-            .arg(key)
+    let pattern = format!("{}*", glob_escape(prefix));
+    let mut cursor = 0_u64;
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(10_000)
             .query_async(&mut connection)
             .await
-            .expect("DEL works");
+            .expect("SCAN works");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(keys)
+                .query_async(&mut connection)
+                .await
+                .expect("UNLINK works");
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
     }
 }
 

@@ -159,20 +159,18 @@ impl Connection {
         Ok(())
     }
 
-    /// An `EVALSHA` of `script`, for a pipeline (after [`load_scripts`](Self::load_scripts)).
+    /// An `EVALSHA` of `script` on one key, for a pipeline (after [`load_scripts`](Self::load_scripts)).
     pub(super) fn evalsha_in(
         pipeline: &mut Pipeline,
         script: &LuaScript,
-        keys: &[&str],
+        key: &[u8],
         args: &[&[u8]],
     ) {
         let cmd = pipeline
             .cmd("EVALSHA")
             .arg(script.script.get_hash())
-            .arg(keys.len());
-        for key in keys {
-            cmd.arg(*key);
-        }
+            .arg(1)
+            .arg(key);
         for arg in args {
             cmd.arg(*arg);
         }

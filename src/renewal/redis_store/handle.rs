@@ -184,36 +184,39 @@ impl Inner {
         sealed: &Value,
         what: &str,
     ) -> Result<StoredToken<C>, StoreError> {
-        let (Some(version), Some(sealed)) = (int(version), bytes(sealed)) else {
-            return Err(StoreError::new(
-                format!("redis: {what}: the entry of token {id} is malformed"),
-                None,
-            ));
-        };
-        self.open_sealed(id, version, sealed)
+        open_entry(&self.sealer, id, version, sealed, what)
     }
+}
 
-    pub(super) fn open_sealed<C: StorableCredential>(
-        &self,
-        id: &TokenId,
-        version: u64,
-        sealed: &[u8],
-    ) -> Result<StoredToken<C>, StoreError> {
-        let (credential, issued_at) =
-            self.sealer
-                .open_token::<C>(id.as_str(), sealed)
-                .map_err(|error| {
-                    StoreError::new(
-                        format!("the stored value of token {id} does not open"),
-                        Some(Box::new(error)),
-                    )
-                })?;
-        Ok(StoredToken {
-            credential,
-            issued_at,
-            version,
-        })
-    }
+/// A stored token from its version and sealed value as Redis returned them:
+/// malformed (no number, no value) or not opening, a [`StoreError`] naming the
+/// id, never the content.
+pub(super) fn open_entry<C: StorableCredential>(
+    sealer: &Sealer,
+    id: &TokenId,
+    version: &Value,
+    sealed: &Value,
+    what: &str,
+) -> Result<StoredToken<C>, StoreError> {
+    let (Some(version), Some(sealed)) = (int(version), bytes(sealed)) else {
+        return Err(StoreError::new(
+            format!("redis: {what}: the entry of token {id} is malformed"),
+            None,
+        ));
+    };
+    let (credential, issued_at) = sealer
+        .open_token::<C>(id.as_str(), sealed)
+        .map_err(|error| {
+            StoreError::new(
+                format!("the stored value of token {id} does not open"),
+                Some(Box::new(error)),
+            )
+        })?;
+    Ok(StoredToken {
+        credential,
+        issued_at,
+        version,
+    })
 }
 
 /// The reply shape a script or command was expected to give, it did not.

@@ -8,7 +8,7 @@ use hashbrown::HashSet;
 use redis::Value;
 
 use super::connection::Connection;
-use super::handle::{bytes, int, unexpected, Inner, RedisStore};
+use super::handle::{bytes, int, open_entry, unexpected, Inner, RedisStore};
 use crate::at_rest::{Sealer, StorableCredential};
 use crate::renewal::{StoreError, StoredToken, TokenId};
 
@@ -34,16 +34,21 @@ pub struct ResealReport {
 /// One entry of a batch: the id and the fields asked for, as replied.
 struct Entry {
     id: TokenId,
-    key: String,
+    key: Vec<u8>,
     fields: Vec<Value>,
 }
 
-/// Walks the token keys batch by batch; an id `SCAN` returns twice is given once.
+/// Walks the token keys batch by batch: each round trip is one pipeline with
+/// the `HMGET`s of the keys the previous `SCAN` found and the next `SCAN`. An
+/// id `SCAN` returns twice is given once.
 struct Scanner<'a> {
     inner: &'a Inner,
     fields: &'static [&'static str],
     pattern: String,
+    /// The next cursor to scan from; `None` once `SCAN` has said it is done.
     cursor: Option<u64>,
+    /// Found by the last `SCAN`, to be read by the next round trip.
+    found: Vec<Entry>,
     seen: HashSet<TokenId>,
 }
 
@@ -54,6 +59,7 @@ impl<'a> Scanner<'a> {
             fields,
             pattern: inner.keys.token_pattern(),
             cursor: Some(0),
+            found: Vec::new(),
             seen: HashSet::new(),
         }
     }
@@ -61,56 +67,35 @@ impl<'a> Scanner<'a> {
     /// The next batch (possibly empty), or `None` once the scan is complete.
     /// Entries deleted between the `SCAN` and the `HMGET` are left out.
     async fn next_batch(&mut self) -> Result<Option<Vec<Entry>>, StoreError> {
-        let Some(cursor) = self.cursor else {
+        let cursor = self.cursor;
+        if cursor.is_none() && self.found.is_empty() {
             return Ok(None);
-        };
-        let mut scan = redis::cmd("SCAN");
-        scan.arg(cursor)
-            .arg("MATCH")
-            .arg(&self.pattern)
-            .arg("COUNT")
-            .arg(BATCH);
-        let reply = self.inner.connection.query(&scan, "scan").await?;
-        let Value::Array(reply) = reply else {
-            return Err(unexpected("scan"));
-        };
-        let [next, Value::Array(keys)] = reply.as_slice() else {
-            return Err(unexpected("scan"));
-        };
-        let next = int(next).ok_or_else(|| unexpected("scan"))?;
-        self.cursor = (next != 0).then_some(next);
-        let mut batch = Vec::with_capacity(keys.len());
-        for key in keys {
-            let Some(key) = bytes(key) else {
-                return Err(unexpected("scan"));
-            };
-            // Ids are UTF-8, so a key that is not was not written by a store.
-            let Some(id) = self.inner.keys.id_of(key) else {
-                continue;
-            };
-            if self.seen.insert(id.clone()) {
-                let key = self.inner.keys.token(&id);
-                batch.push(Entry {
-                    id,
-                    key,
-                    fields: Vec::new(),
-                });
-            }
         }
-        if batch.is_empty() {
-            return Ok(Some(batch));
-        }
+        let mut batch = std::mem::take(&mut self.found);
         let mut pipeline = redis::pipe();
         for entry in &batch {
             pipeline.cmd("HMGET").arg(&entry.key).arg(self.fields);
         }
-        let replies = self
+        if let Some(cursor) = cursor {
+            pipeline
+                .cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&self.pattern)
+                .arg("COUNT")
+                .arg(BATCH);
+        }
+        let mut replies = self
             .inner
             .connection
-            .pipeline(&pipeline, "reading a batch")
+            .pipeline(&pipeline, "scanning")
             .await?;
-        if replies.len() != batch.len() {
-            return Err(unexpected("reading a batch"));
+        if replies.len() != batch.len() + usize::from(cursor.is_some()) {
+            return Err(unexpected("scanning"));
+        }
+        if cursor.is_some() {
+            let scanned = replies.pop().ok_or_else(|| unexpected("scan"))?;
+            self.found_by(scanned)?;
         }
         for (entry, reply) in batch.iter_mut().zip(replies) {
             let Value::Array(fields) = reply else {
@@ -121,6 +106,36 @@ impl<'a> Scanner<'a> {
         batch.retain(|entry| !matches!(entry.fields.first(), Some(Value::Nil) | None));
         Ok(Some(batch))
     }
+
+    /// Takes in a `SCAN` reply: the next cursor and the keys to read next.
+    fn found_by(&mut self, scanned: Value) -> Result<(), StoreError> {
+        let Value::Array(reply) = scanned else {
+            return Err(unexpected("scan"));
+        };
+        let Ok([next, Value::Array(keys)]) = <[Value; 2]>::try_from(reply) else {
+            return Err(unexpected("scan"));
+        };
+        let next = int(&next).ok_or_else(|| unexpected("scan"))?;
+        self.cursor = (next != 0).then_some(next);
+        self.found.reserve(keys.len());
+        for key in keys {
+            let Value::BulkString(key) = key else {
+                return Err(unexpected("scan"));
+            };
+            // Ids are UTF-8, so a key that is not was not written by a store.
+            let Some(id) = self.inner.keys.id_of(&key) else {
+                continue;
+            };
+            if self.seen.insert(id.clone()) {
+                self.found.push(Entry {
+                    id,
+                    key,
+                    fields: Vec::new(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Logs an entry left out; `why` says what was wrong, never the value.
@@ -128,28 +143,64 @@ fn warn_skipped(id: &TokenId, during: &str, why: &dyn fmt::Display) {
     tracing::warn!(token = %id, error = %why, "redis store: {during}: skipping a stored token");
 }
 
+/// Every token that opens. Each batch is opened on tokio's blocking pool
+/// while the next one is read, so decryption and Redis overlap.
 pub(super) async fn load_all<C: StorableCredential>(
     inner: &Inner,
 ) -> Result<Vec<(TokenId, StoredToken<C>)>, StoreError> {
     let mut scanner = Scanner::new(inner, &["v", "d"]);
     let mut tokens = Vec::new();
+    let mut opening = None;
     while let Some(batch) = scanner.next_batch().await? {
-        for entry in batch {
+        let sealer = inner.sealer.clone();
+        let next = tokio::task::spawn_blocking(move || open_batch::<C>(&sealer, batch));
+        if let Some(previous) = opening.replace(next) {
+            keep_opened(inner, previous.await, &mut tokens)?;
+        }
+    }
+    if let Some(last) = opening {
+        keep_opened(inner, last.await, &mut tokens)?;
+    }
+    Ok(tokens)
+}
+
+type Opened<C> = Vec<(TokenId, Result<StoredToken<C>, StoreError>)>;
+
+fn open_batch<C: StorableCredential>(sealer: &Sealer, batch: Vec<Entry>) -> Opened<C> {
+    batch
+        .into_iter()
+        .map(|entry| {
             let opened = match entry.fields.as_slice() {
-                [version, sealed] => inner.open::<C>(&entry.id, version, sealed, "load_all"),
+                [version, sealed] => {
+                    open_entry::<C>(sealer, &entry.id, version, sealed, "load_all")
+                }
                 _ => Err(unexpected("load_all")),
             };
-            match opened {
-                Ok(token) => tokens.push((entry.id, token)),
-                Err(error) => {
-                    inner.skipped_on_load.fetch_add(1, Ordering::Relaxed);
-                    let why = crate::ErrorReport::new(&error);
-                    warn_skipped(&entry.id, "load_all", &why);
-                }
+            (entry.id, opened)
+        })
+        .collect()
+}
+
+/// Keeps what opened; logs and counts what did not.
+fn keep_opened<C>(
+    inner: &Inner,
+    opened: Result<Opened<C>, tokio::task::JoinError>,
+    tokens: &mut Vec<(TokenId, StoredToken<C>)>,
+) -> Result<(), StoreError> {
+    let opened = opened.map_err(|error| {
+        StoreError::new("opening a batch of tokens failed", Some(Box::new(error)))
+    })?;
+    tokens.reserve(opened.len());
+    for (id, result) in opened {
+        match result {
+            Ok(token) => tokens.push((id, token)),
+            Err(error) => {
+                inner.skipped_on_load.fetch_add(1, Ordering::Relaxed);
+                warn_skipped(&id, "load_all", &crate::ErrorReport::new(&error));
             }
         }
     }
-    Ok(tokens)
+    Ok(())
 }
 
 pub(super) async fn versions(inner: &Inner) -> Result<Vec<(TokenId, u64)>, StoreError> {
@@ -197,7 +248,7 @@ async fn reseal(inner: &Inner) -> Result<ResealReport, StoreError> {
                     Connection::evalsha_in(
                         &mut pipeline,
                         &inner.connection.scripts.reseal,
-                        &[&entry.key],
+                        &entry.key,
                         &[version, &sealed],
                     );
                     writes += 1;
