@@ -32,10 +32,12 @@ pub(crate) async fn drive<R: Renewable>(
             state.core.observe_offset(renewer.server_clock_offset());
             state.core.tick(now);
             shared.mirror_offset(&state);
-            shared.make_ready(&mut state, now);
+            // Before starting what is due: a turn that starts a renewal would
+            // otherwise always count its token as renewing.
             shared
                 .instruments
                 .sample_tokens(now.mono_us, || state.core.state_counts());
+            shared.make_ready(&mut state, now);
             turns += 1;
             if turns % 64 == 0 {
                 shared.sweep_watchers(&mut state);
