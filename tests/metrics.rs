@@ -553,3 +553,40 @@ async fn two_engines_add_up_and_each_takes_its_share_away() -> TestResult {
     assert_eq!(seen.tokens("scheduled"), 0.0);
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_renewal_in_flight_counts_as_renewing() -> TestResult {
+    let recorder = DebuggingRecorder::new();
+    let mut seen = Seen::new(&recorder);
+    let _local = ::metrics::set_default_local_recorder(&recorder);
+    let (clock, shop, client) = simulated_shop(DAY).await;
+    let store = Arc::new(MemoryStore::new());
+    let ids = stored_tokens(&shop, &*store, 1, clock.now()).await?;
+    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
+        .store(Arc::clone(&store))
+        .clock(clock.clone())
+        // The driver looks every second; the gauge follows.
+        .policy(RenewalPolicy::default().with_heartbeat(Duration::from_secs(1)))
+        .build()
+        .start()
+        .await?;
+    // The shop takes 8 s to answer (within the client's timeout): the driver's
+    // heartbeats meanwhile count the token as renewing.
+    shop.inject(Fault::Delay(Duration::from_secs(8)), 1);
+    let renewing = {
+        let handle = handle.clone();
+        let id = ids[0].0.clone();
+        tokio::spawn(async move { handle.renew_now(&id).await })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(seen.tokens("renewing"), 1.0);
+    assert_eq!(seen.tokens("scheduled"), 0.0);
+    renewing.await??;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(seen.tokens("renewing"), 0.0);
+    assert_eq!(seen.tokens("scheduled"), 1.0);
+    assert_eq!(seen.renewals("renewed"), 1);
+    assert_eq!(shop.requests(Operation::Renew), 1);
+    handle.shutdown().await;
+    Ok(())
+}
