@@ -45,15 +45,22 @@ pub async fn redis_url_or_skip(test: &str) -> Option<String> {
             "{test}: {REQUIRE_ENV}=1 but {URL_ENV} is not set; start a redis-server and set \
              {URL_ENV}=redis://127.0.0.1:PORT"
         );
-        eprintln!(
+        notice(&format!(
             "SKIPPED {test}: no Redis (set {URL_ENV}=redis://127.0.0.1:PORT to run the Redis suite)"
-        );
+        ));
         return None;
     };
     if let Err(why) = ping(&url).await {
         panic!("{test}: {URL_ENV} is set but Redis does not answer there: {why}");
     }
     Some(url)
+}
+
+/// A line on the process's stderr, past the test harness's capture (which
+/// would show `eprintln!` only for failing tests), so a skip is seen.
+pub fn notice(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// One `PING`, bounded by a few seconds.
@@ -256,7 +263,7 @@ impl OwnRedis {
             .output()
             .is_err()
         {
-            eprintln!("SKIPPED {test}: redis-server is not installed");
+            notice(&format!("SKIPPED {test}: redis-server is not installed"));
             return None;
         }
         let mut server = Self {

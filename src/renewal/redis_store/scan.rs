@@ -277,9 +277,12 @@ async fn reseal(inner: &Inner) -> Result<ResealReport, StoreError> {
     Ok(report)
 }
 
+/// An entry's version as stored and its value sealed with the current key.
+type Resealed<'e> = (&'e [u8], Vec<u8>);
+
 /// `None` if the entry is sealed with the current key; otherwise its version
 /// and its value sealed with the current key.
-fn resealed<'e>(sealer: &Sealer, entry: &'e Entry) -> Result<Option<(&'e [u8], Vec<u8>)>, String> {
+fn resealed<'e>(sealer: &Sealer, entry: &'e Entry) -> Result<Option<Resealed<'e>>, String> {
     let [version, sealed] = entry.fields.as_slice() else {
         return Err("the entry is malformed".to_owned());
     };
