@@ -16,9 +16,9 @@ const SAMPLE_EVERY_US: u64 = 1_000_000;
 /// very large engine holds its lock for at most 0.1 % of the time.
 const SAMPLE_SHARE: u64 = 1_000;
 
-/// When a store call started.
+/// When a store call started, if it is timed.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Timer(Instant);
+pub(crate) struct Timer(Option<Instant>);
 
 /// Every metric's handle, and this engine's share of the gauges (several
 /// engines in one process add up).
@@ -36,6 +36,9 @@ pub(crate) struct Instruments {
     breaker_open: Gauge,
     pauses: Counter,
     tokens: [Gauge; 4],
+    /// Whether store calls are timed: not when nothing records (two clock
+    /// readings per store call are most of what metrics would cost then).
+    timed: bool,
     published: [AtomicUsize; 4],
     open: AtomicBool,
     next_sample_us: AtomicU64,
@@ -63,6 +66,9 @@ impl Instruments {
             pauses: counter!(names::BREAKER_PAUSES),
             tokens: ["scheduled", "renewing", "expired", "rejected"]
                 .map(|state| gauge!(names::TOKENS, names::STATE => state)),
+            // The facade's no-op recorder, used when none is installed, is the
+            // only zero-sized one we know of (a recorder keeps its metrics).
+            timed: ::metrics::with_recorder(|recorder| std::mem::size_of_val(recorder) != 0),
             published: Default::default(),
             open: AtomicBool::new(false),
             next_sample_us: AtomicU64::new(0),
@@ -101,12 +107,14 @@ impl Instruments {
 
     /// A store call starts.
     pub(crate) fn timer(&self) -> Timer {
-        Timer(Instant::now())
+        Timer(self.timed.then(Instant::now))
     }
 
     /// A store call started at `timer` ended, `ok` or not.
     pub(crate) fn store_call(&self, op: StoreOp, timer: Timer, ok: bool) {
-        self.store_latency[op as usize].record(timer.0.elapsed().as_secs_f64());
+        if let Some(started) = timer.0 {
+            self.store_latency[op as usize].record(started.elapsed().as_secs_f64());
+        }
         if !ok {
             self.store_errors[op as usize].increment(1);
         }
@@ -154,5 +162,21 @@ impl Instruments {
                 gauge.increment(count as f64 - before as f64);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::DebuggingRecorder;
+
+    use super::Instruments;
+
+    #[test]
+    fn store_calls_are_timed_only_when_something_records() {
+        // No recorder installed in this test binary: the facade's no-op one.
+        assert!(Instruments::register().timer().0.is_none());
+        let recorder = DebuggingRecorder::new();
+        let instruments = ::metrics::with_local_recorder(&recorder, Instruments::register);
+        assert!(instruments.timer().0.is_some());
     }
 }
