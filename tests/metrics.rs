@@ -590,3 +590,44 @@ async fn a_renewal_in_flight_counts_as_renewing() -> TestResult {
     handle.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_renewal_for_a_token_replaced_meanwhile_is_moot() -> TestResult {
+    let recorder = DebuggingRecorder::new();
+    let mut seen = Seen::new(&recorder);
+    let _local = ::metrics::set_default_local_recorder(&recorder);
+    let (clock, shop, client) = simulated_shop(DAY).await;
+    let store = Arc::new(MemoryStore::new());
+    let ids = stored_tokens(&shop, &*store, 1, clock.now()).await?;
+    let id = ids[0].0.clone();
+    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
+        .store(Arc::clone(&store))
+        .clock(clock.clone())
+        .build()
+        .start()
+        .await?;
+    shop.inject(Fault::Delay(Duration::from_secs(8)), 1);
+    let renewing = {
+        let (handle, id) = (handle.clone(), id.clone());
+        tokio::spawn(async move { handle.renew_now(&id).await })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A new login under the same id while the renewal is in flight.
+    let (secret, expires_at) = shop.issue_token(EMAIL).ok_or("no customer")?;
+    let login = CustomerAccessToken::new(AccessToken::new(secret), expires_at);
+    handle.add(id.clone(), login.clone(), None).await?;
+    let _ = renewing.await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(shop.requests(Operation::Renew), 1);
+    assert_eq!(seen.renewals("moot"), 1);
+    assert_eq!(seen.renewals("renewed"), 0);
+    assert!(seen.histogram(names::TIME_LEFT, &[]).is_empty());
+    let held = handle.valid(&id).await?;
+    assert_eq!(
+        held.access_token().expose_secret(),
+        login.access_token().expose_secret(),
+        "the new login is kept"
+    );
+    handle.shutdown().await;
+    Ok(())
+}
