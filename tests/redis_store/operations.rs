@@ -1,5 +1,6 @@
 //! Round trips, Debug, Redis unreachable or restarted, and loading a million tokens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -267,5 +268,58 @@ async fn load_all_a_million_tokens() -> TestResult {
     assert_eq!(store.skipped_on_load(), 0);
     delete_prefix(&url, &prefix).await;
     assert!(load < Duration::from_secs(10), "{load:?}");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_paused_time_calls_hold_the_clock_still() -> TestResult {
+    let url = redis_or_skip!("on_paused_time_calls_hold_the_clock_still");
+    let prefix = unique_prefix("paused");
+    let clock = storefront_token::mock::SimulatedClock::new(issued());
+    let store = RedisStore::builder(url.as_str(), fresh_sealer())
+        .prefix(&prefix)
+        .lease_clock(Arc::new(clock))
+        .hold_paused_time()
+        .build()
+        .await?;
+    let ts = tokens(&store);
+    let id = TokenId::new("a");
+    let started = tokio::time::Instant::now();
+    // Without the hold, most of these fail: the idle runtime jumps to the
+    // call's deadline while Redis answers.
+    let mut version = stored_version(&ts.put(&id, &token("0"), issued(), None).await?);
+    for n in 1..200 {
+        let next = ts
+            .put(&id, &token(&n.to_string()), issued(), Some(version))
+            .await?;
+        version = stored_version(&next);
+    }
+    assert_eq!(ts.get(&id).await?.map(|t| t.version), Some(version));
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "tokio's clock stood still"
+    );
+
+    // Leases lapse on the simulated clock, which moves with tokio's.
+    let minute = Duration::from_secs(60);
+    let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+    assert_eq!(
+        ts.try_lease(&id, a, minute, version).await?,
+        LeaseOutcome::Acquired
+    );
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(
+        ts.try_lease(&id, b, minute, version).await?,
+        LeaseOutcome::Held {
+            remaining: Duration::from_secs(1)
+        }
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        ts.try_lease(&id, b, minute, version).await?,
+        LeaseOutcome::Acquired
+    );
+    ts.delete(&id, None).await?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::connection::Connection;
+use super::connection::{Connection, PausedTimeHold};
 use super::handle::{Inner, RedisStore};
 use super::keys::{Keys, DEFAULT_PREFIX};
 use crate::at_rest::Sealer;
@@ -70,6 +70,7 @@ pub struct RedisStoreBuilder {
     lease_clock: Option<Arc<dyn Clock>>,
     connection_timeout: Duration,
     response_timeout: Duration,
+    hold_paused_time: bool,
 }
 
 impl RedisStore {
@@ -84,6 +85,7 @@ impl RedisStore {
             lease_clock: None,
             connection_timeout: DEFAULT_TIMEOUT,
             response_timeout: DEFAULT_TIMEOUT,
+            hold_paused_time: false,
         }
     }
 }
@@ -121,6 +123,19 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// For tests on tokio's paused time (`#[tokio::test(start_paused = true)]`):
+    /// while a call waits for Redis, tokio's clock is kept from auto-advancing.
+    /// Without it, a paused runtime idle while Redis answers over the socket
+    /// jumps to its next timer, which fires the call's deadline (the call
+    /// fails) and moves your test's time. It works by keeping a blocking task
+    /// alive for each call in flight (at most the call timeout in real time),
+    /// so it is for tests only.
+    #[must_use]
+    pub fn hold_paused_time(mut self) -> Self {
+        self.hold_paused_time = true;
+        self
+    }
+
     /// Connects (within the connection timeout) and loads the scripts.
     ///
     /// # Errors
@@ -142,12 +157,16 @@ impl RedisStoreBuilder {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let call_timeout = self.connection_timeout + self.response_timeout;
-        let manager = match tokio::time::timeout(
+        let hold = self
+            .hold_paused_time
+            .then(|| PausedTimeHold::new(call_timeout));
+        let connected = tokio::time::timeout(
             call_timeout,
             ConnectionManager::new_with_config(client, config),
         )
-        .await
-        {
+        .await;
+        drop(hold);
+        let manager = match connected {
             Ok(Ok(manager)) => manager,
             Ok(Err(error)) => {
                 return Err(StoreError::new(
@@ -162,7 +181,7 @@ impl RedisStoreBuilder {
                 ))
             }
         };
-        let connection = Connection::new(manager, call_timeout);
+        let connection = Connection::new(manager, call_timeout, self.hold_paused_time);
         connection.load_scripts().await?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
@@ -185,6 +204,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("lease_clock", &self.lease_clock)
             .field("connection_timeout", &self.connection_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("hold_paused_time", &self.hold_paused_time)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,7 @@
 //! One connection to Redis shared by every clone of the store: the scripts,
 //! a deadline on every call, and the round-trip counter.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -65,15 +66,22 @@ impl Scripts {
 pub(super) struct Connection {
     manager: ConnectionManager,
     call_timeout: Duration,
+    /// Whether each call holds tokio's paused clock (tests only).
+    hold_paused_time: bool,
     round_trips: AtomicU64,
     pub(super) scripts: Scripts,
 }
 
 impl Connection {
-    pub(super) fn new(manager: ConnectionManager, call_timeout: Duration) -> Self {
+    pub(super) fn new(
+        manager: ConnectionManager,
+        call_timeout: Duration,
+        hold_paused_time: bool,
+    ) -> Self {
         Self {
             manager,
             call_timeout,
+            hold_paused_time,
             round_trips: AtomicU64::new(0),
             scripts: Scripts::new(),
         }
@@ -86,9 +94,10 @@ impl Connection {
     /// One command, one round trip.
     pub(super) async fn query(&self, cmd: &Cmd, what: &str) -> Result<Value, StoreError> {
         let mut manager = self.manager.clone();
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
-        self.bounded(what, cmd.query_async::<Value>(&mut manager))
-            .await
+        let reply = self
+            .round_trip(cmd.query_async::<Value>(&mut manager))
+            .await;
+        settle(what, self.call_timeout, reply)
     }
 
     /// A pipeline of commands, one round trip; one reply per command.
@@ -98,9 +107,10 @@ impl Connection {
         what: &str,
     ) -> Result<Vec<Value>, StoreError> {
         let mut manager = self.manager.clone();
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
-        self.bounded(what, pipeline.query_async::<Vec<Value>>(&mut manager))
-            .await
+        let replies = self
+            .round_trip(pipeline.query_async::<Vec<Value>>(&mut manager))
+            .await;
+        settle(what, self.call_timeout, replies)
     }
 
     /// Runs a script: `EVALSHA` (one round trip), and only when Redis does not
@@ -126,26 +136,34 @@ impl Connection {
             }
         }
         let mut manager = self.manager.clone();
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let first = tokio::time::timeout(
-            self.call_timeout,
-            evalsha.query_async::<Value>(&mut manager),
-        )
-        .await;
-        match first {
-            Ok(Err(error))
-                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-            {
-                tracing::debug!(
-                    script = script.name,
-                    "Redis did not know the script; sending it"
-                );
-                self.round_trips.fetch_add(1, Ordering::Relaxed);
-                self.bounded(what, eval.query_async::<Value>(&mut manager))
-                    .await
-            }
-            first => settle(what, self.call_timeout, first),
+        let mut reply = self
+            .round_trip(evalsha.query_async::<Value>(&mut manager))
+            .await;
+        if matches!(&reply, Ok(Err(error))
+            if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
+        {
+            tracing::debug!(
+                script = script.name,
+                "Redis did not know the script; sending it"
+            );
+            reply = self
+                .round_trip(eval.query_async::<Value>(&mut manager))
+                .await;
         }
+        settle(what, self.call_timeout, reply)
+    }
+
+    /// Counts a round trip and bounds it by the call timeout (holding tokio's
+    /// paused clock meanwhile if asked to).
+    async fn round_trip<T>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<redis::RedisResult<T>, tokio::time::error::Elapsed> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let _hold = self
+            .hold_paused_time
+            .then(|| PausedTimeHold::new(self.call_timeout));
+        tokio::time::timeout(self.call_timeout, call).await
     }
 
     /// Loads every script (`SCRIPT LOAD`, one pipeline), so that pipelines of
@@ -175,17 +193,25 @@ impl Connection {
             cmd.arg(*arg);
         }
     }
+}
 
-    async fn bounded<T>(
-        &self,
-        what: &str,
-        call: impl std::future::Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
-        settle(
-            what,
-            self.call_timeout,
-            tokio::time::timeout(self.call_timeout, call).await,
-        )
+/// While alive, keeps tokio's paused clock from auto-advancing (tokio holds it
+/// while a blocking task runs), so a test on paused time does not jump to its
+/// next timer, nor fire the call's deadline, while Redis answers over a real
+/// socket. The blocking task ends when the hold is dropped, or after `limit`
+/// of real time: a Redis that never answers still fails the call.
+pub(super) struct PausedTimeHold {
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+impl PausedTimeHold {
+    pub(super) fn new(limit: Duration) -> Self {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        drop(tokio::task::spawn_blocking(move || {
+            // Returns when the sender is dropped (the call is over) or at the limit.
+            let _ = released.recv_timeout(limit);
+        }));
+        Self { _release: release }
     }
 }
 

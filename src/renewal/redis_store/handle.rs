@@ -25,7 +25,7 @@ use crate::Clock;
 /// {prefix}:version   string  the store-wide INCR counter every version is drawn from
 /// ```
 ///
-/// The prefix defaults to `storefront-token` ([`RedisStoreBuilder::prefix`]).
+/// The prefix defaults to `storefront-token` ([`RedisStoreBuilder::prefix`](crate::renewal::RedisStoreBuilder::prefix)).
 /// **Token ids are stored in plaintext, as key names**: they are your ids (a
 /// customer or session id), never the token. Versions and leases are plaintext
 /// too (they are not secret); the token never is.
@@ -68,7 +68,7 @@ use crate::Clock;
 ///
 /// By default leases lapse on Redis's own clock (`TIME` in the script, and the
 /// lease key's `PX` expiry), so replicas whose clocks disagree still agree on
-/// who holds a lease. With [`RedisStoreBuilder::lease_clock`] the store passes
+/// who holds a lease. With [`RedisStoreBuilder::lease_clock`](crate::renewal::RedisStoreBuilder::lease_clock) the store passes
 /// that clock's time to the scripts instead and stores absolute deadlines (the
 /// key's expiry, an hour longer, only collects leftovers): for tests on
 /// simulated time, where every replica shares the clock.
@@ -78,7 +78,10 @@ use crate::Clock;
 /// The connection reconnects by itself. Every call is bounded by the
 /// connection and response timeouts (3 s each by default), so while Redis is
 /// down or unreachable calls fail fast with a [`StoreError`] (the Redis error
-/// as its source) and succeed again once it is back.
+/// as its source) and succeed again once it is back. Tests on tokio's paused
+/// time build the store with
+/// [`hold_paused_time`](crate::renewal::RedisStoreBuilder::hold_paused_time),
+/// or an idle runtime jumps to those deadlines while Redis answers.
 ///
 /// # Example
 ///
