@@ -167,7 +167,12 @@ async fn a_redis_restart_fails_calls_then_they_succeed_again() -> TestResult {
         let call = tokio::time::timeout(Duration::from_secs(5), ts.get(&id))
             .await
             .expect("fails fast, does not hang");
-        assert!(call.is_err(), "Redis is down: {call:?}");
+        let error = call.expect_err("Redis is down");
+        assert!(
+            error.to_string().contains("get of token a"),
+            "names the call: {error}"
+        );
+        assert!(error.source().is_some(), "the Redis error as its source");
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{:?}",

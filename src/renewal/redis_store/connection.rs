@@ -92,7 +92,7 @@ impl Connection {
     }
 
     /// One command, one round trip.
-    pub(super) async fn query(&self, cmd: &Cmd, what: &str) -> Result<Value, StoreError> {
+    pub(super) async fn query(&self, cmd: &Cmd, what: What<'_>) -> Result<Value, StoreError> {
         let mut manager = self.manager.clone();
         let reply = self
             .round_trip(cmd.query_async::<Value>(&mut manager))
@@ -104,7 +104,7 @@ impl Connection {
     pub(super) async fn pipeline(
         &self,
         pipeline: &Pipeline,
-        what: &str,
+        what: What<'_>,
     ) -> Result<Vec<Value>, StoreError> {
         let mut manager = self.manager.clone();
         let replies = self
@@ -121,7 +121,7 @@ impl Connection {
         script: &LuaScript,
         keys: &[&str],
         args: &[&[u8]],
-        what: &str,
+        what: What<'_>,
     ) -> Result<Value, StoreError> {
         let mut evalsha = redis::cmd("EVALSHA");
         evalsha.arg(script.script.get_hash()).arg(keys.len());
@@ -173,7 +173,7 @@ impl Connection {
         for script in self.scripts.all() {
             pipeline.cmd("SCRIPT").arg("LOAD").arg(script.code);
         }
-        self.pipeline(&pipeline, "loading the scripts").await?;
+        self.pipeline(&pipeline, &"loading the scripts").await?;
         Ok(())
     }
 
@@ -194,6 +194,9 @@ impl Connection {
         }
     }
 }
+
+/// What a call was doing, for its error: "put of token a", "scanning".
+pub(super) type What<'a> = &'a (dyn std::fmt::Display + Sync);
 
 /// While alive, keeps tokio's paused clock from auto-advancing (tokio holds it
 /// while a blocking task runs), so a test on paused time does not jump to its
@@ -216,7 +219,7 @@ impl PausedTimeHold {
 }
 
 fn settle<T>(
-    what: &str,
+    what: What<'_>,
     limit: Duration,
     result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
 ) -> Result<T, StoreError> {

@@ -1,5 +1,6 @@
 //! The [`TokenStore`] protocol on Redis: one script (or one command) per call.
 
+use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,15 @@ use crate::renewal::{
 /// on an injected clock: the deadline in the value decides; the expiry only
 /// collects keys of replicas that died.
 const INJECTED_CLOCK_GC: Duration = Duration::from_secs(3600);
+
+/// A call on one token, for its error message (ids are not secret).
+struct On<'a>(&'static str, &'a TokenId);
+
+impl fmt::Display for On<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} of token {}", self.0, self.1)
+    }
+}
 
 /// A script's reply: its array, or an error naming the call.
 fn array<'v>(reply: &'v Value, what: &str) -> Result<&'v [Value], StoreError> {
@@ -43,7 +53,7 @@ impl<C: StorableCredential> TokenStore<C> for RedisStore {
         let inner = &self.inner;
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(inner.keys.token(id)).arg("v").arg("d");
-        let reply = inner.connection.query(&cmd, "get").await?;
+        let reply = inner.connection.query(&cmd, &On("get", id)).await?;
         match array(&reply, "get")? {
             [Value::Nil, Value::Nil] => Ok(None),
             [version, sealed] => inner.open(id, version, sealed, "get").map(Some),
@@ -77,7 +87,7 @@ impl<C: StorableCredential> TokenStore<C> for RedisStore {
                 &inner.connection.scripts.put,
                 &[&keys[0], &keys[1], &keys[2]],
                 &[expected.as_bytes(), &sealed],
-                "put",
+                &On("put", id),
             )
             .await?;
         match array(&reply, "put")? {
@@ -121,7 +131,7 @@ impl<C: StorableCredential> TokenStore<C> for RedisStore {
                 &inner.connection.scripts.try_lease,
                 &[&keys[0], &keys[1]],
                 &args.each_ref().map(|arg| arg.as_bytes()),
-                "try_lease",
+                &On("try_lease", id),
             )
             .await?;
         match array(&reply, "try_lease")? {
@@ -154,7 +164,7 @@ impl<C: StorableCredential> TokenStore<C> for RedisStore {
                 &inner.connection.scripts.release_lease,
                 &[&keys[0], &keys[1]],
                 &args.each_ref().map(|arg| arg.as_bytes()),
-                "release_lease",
+                &On("release_lease", id),
             )
             .await?;
         Ok(())
@@ -170,7 +180,7 @@ impl<C: StorableCredential> TokenStore<C> for RedisStore {
                 &inner.connection.scripts.delete,
                 &[&keys[0], &keys[1]],
                 &[expected.as_bytes()],
-                "delete",
+                &On("delete", id),
             )
             .await?;
         Ok(())

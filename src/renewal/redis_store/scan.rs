@@ -88,7 +88,7 @@ impl<'a> Scanner<'a> {
         let mut replies = self
             .inner
             .connection
-            .pipeline(&pipeline, "scanning")
+            .pipeline(&pipeline, &"scanning")
             .await?;
         if replies.len() != batch.len() + usize::from(cursor.is_some()) {
             return Err(unexpected("scanning"));
@@ -264,7 +264,7 @@ async fn reseal(inner: &Inner) -> Result<ResealReport, StoreError> {
         }
         let replies = inner
             .connection
-            .pipeline(&pipeline, "writing re-sealed values")
+            .pipeline(&pipeline, &"writing re-sealed values")
             .await?;
         for reply in replies {
             match reply {
