@@ -328,3 +328,66 @@ async fn on_paused_time_calls_hold_the_clock_still() -> TestResult {
     ts.delete(&id, None).await?;
     Ok(())
 }
+
+/// What a renewal's two round trips cost: sequential latency and throughput
+/// with 64 renewals in flight. Run by hand:
+/// `STOREFRONT_REDIS_URL=… cargo test --release --test redis_store -- --ignored --nocapture renewal_cost`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn renewal_cost() -> TestResult {
+    let url = redis_or_skip!("renewal_cost");
+    let prefix = unique_prefix("renewal-cost");
+    let store = store_with(&url, &prefix, fresh_sealer()).await?;
+    const TOKENS: usize = 10_000;
+    let mut versions = Vec::with_capacity(TOKENS);
+    for n in 0..TOKENS {
+        let id = TokenId::new(format!("c{n}"));
+        versions.push(stored_version(
+            &tokens(&store).put(&id, &token("t"), issued(), None).await?,
+        ));
+    }
+    let minute = Duration::from_secs(60);
+    let me = ReplicaId::new(1);
+    let started = std::time::Instant::now();
+    for (n, version) in versions.iter_mut().enumerate().take(2_000) {
+        let id = TokenId::new(format!("c{n}"));
+        let ts = tokens(&store);
+        assert_eq!(
+            ts.try_lease(&id, me, minute, *version).await?,
+            LeaseOutcome::Acquired
+        );
+        *version = stored_version(&ts.put(&id, &token("u"), issued(), Some(*version)).await?);
+    }
+    let sequential = started.elapsed() / 2_000;
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in 0..64 {
+        let store = store.clone();
+        let versions: Vec<(usize, u64)> = versions
+            .iter()
+            .copied()
+            .enumerate()
+            .skip(chunk)
+            .step_by(64)
+            .collect();
+        tasks.spawn(async move {
+            for (n, version) in versions {
+                let id = TokenId::new(format!("c{n}"));
+                let ts = tokens(&store);
+                let lease = ts.try_lease(&id, me, minute, version).await?;
+                assert_eq!(lease, LeaseOutcome::Acquired);
+                stored_version(&ts.put(&id, &token("v"), issued(), Some(version)).await?);
+            }
+            Ok::<_, StoreError>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let rate = TOKENS as f64 / started.elapsed().as_secs_f64();
+    eprintln!(
+        "a renewal (try_lease + put): {sequential:?} one at a time; {rate:.0}/s with 64 in flight"
+    );
+    delete_prefix(&url, &prefix).await;
+    Ok(())
+}
