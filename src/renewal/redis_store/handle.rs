@@ -58,8 +58,16 @@ use crate::Clock;
 /// `put(None)` creates or overwrites and releases any lease; `put(Some(v))` is a
 /// compare-and-swap; an owner's own live lease is renewed; a lease is released
 /// only by its owner and only for the version it was taken for.
-/// `load_all` and `versions` walk `SCAN MATCH {prefix}:t:* COUNT 1000` and
-/// fetch each batch with one pipeline, never one huge reply.
+///
+/// A counter that is missing (a new store, or a Redis that lost its data)
+/// starts at Redis's `TIME` in microseconds, so versions keep growing across a
+/// data loss too.
+///
+/// `load_all` and `versions` walk `SCAN MATCH {prefix}:t:* COUNT 1000`: each
+/// round trip is one pipeline with the `HMGET`s of the keys the last `SCAN`
+/// found and the next `SCAN`, never one huge reply; `load_all` opens each
+/// batch on tokio's blocking pool while the next one is read (a million
+/// tokens load in about 6 s in a release build on two shared cores).
 ///
 /// The layout keeps a token's keys and the counter in one script, so it
 /// needs one Redis (with replicas or Sentinel if you like), not Redis Cluster.
