@@ -71,7 +71,12 @@ impl<C: Clone, W> Machine<C, W> {
                 let wait = i64::try_from((until_us - now.mono_us) / 1_000).unwrap_or(i64::MAX);
                 let at = server_now.saturating_add(wait).min(entry.expires_ms);
                 self.schedule.schedule(slot, at);
-            } else if entry.last_attempt_us != 0 && since_attempt < gap {
+            } else if entry.last_attempt_us != 0
+                && since_attempt < gap
+                && !entry.has(flags::LEASE_HELD)
+            {
+                // (A look at a lease another replica holds sent nothing: it does
+                // not hold back the next look.)
                 let wait = i64::try_from((gap - since_attempt).div_ceil(1_000)).unwrap_or(i64::MAX);
                 // By its expiry at the latest, to be reported when it comes.
                 let at = server_now.saturating_add(wait.max(1)).min(entry.expires_ms);
@@ -104,6 +109,7 @@ impl<C: Clone, W> Machine<C, W> {
         let (tag, work) = match self.schedule.entry_mut(slot) {
             Some(entry) => {
                 entry.last_attempt_us = now.mono_us.max(1);
+                entry.set(flags::LEASE_HELD, false);
                 let lease = !(entry.has(flags::LEASE_FAILED)
                     && entry.expires_ms.saturating_sub(server_now) < bypass);
                 (

@@ -11,6 +11,10 @@ use crate::renewal::error::{RenewalError, RenewalErrorKind, SharedError};
 use crate::renewal::events::RenewalEvent;
 use crate::renewal::id::TokenId;
 
+/// How often a replica told that another holds a token's renewal lease looks
+/// at the store again.
+const HELD_LEASE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl<C: Clone, W> Machine<C, W> {
     /// A worker reports what a job came to.
     pub(crate) fn outcome(&mut self, now: Now, tag: Tag, outcome: Outcome<C>) {
@@ -40,11 +44,19 @@ impl<C: Clone, W> Machine<C, W> {
             Outcome::LoggedIn { fresh, put } => self.renewed(slot, fresh, put, true),
             Outcome::Failed { class, error } => self.failed(slot, class, error),
             Outcome::LeaseHeld { remaining } => {
-                // Another replica is renewing it: look again when its lease lapses
-                // or after the gap, whichever is first, and adopt what it wrote.
-                let gap = duration_ms(remaining.min(self.policy.min_retry_gap()));
+                // Another replica is renewing it: look again (a store call, nothing
+                // sent to the shop) when its lease lapses, after a second (it
+                // usually writes within one renewal's round trip, and with a shop
+                // that rotates strings the one held here is dead from then on), or
+                // halfway to expiry, whichever is first, and adopt what it wrote.
+                let server_now = self.server_ms(self.now);
                 let expires_ms = self.schedule.entry(slot).map_or(0, |e| e.expires_ms);
-                let at = self.server_ms(self.now).saturating_add(gap).min(expires_ms);
+                let halfway = expires_ms.saturating_sub(server_now) / 2;
+                let gap = duration_ms(remaining.min(HELD_LEASE_POLL)).min(halfway.max(1));
+                let at = server_now.saturating_add(gap).min(expires_ms);
+                if let Some(entry) = self.schedule.entry_mut(slot) {
+                    entry.set(flags::LEASE_HELD, true);
+                }
                 self.schedule.schedule(slot, at);
             }
             Outcome::LeaseFailed { error } => {

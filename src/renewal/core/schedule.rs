@@ -40,6 +40,8 @@ pub(crate) mod flags {
     pub(crate) const LEASE_FAILED: u8 = 4;
     /// Dead because rejected (else, expired).
     pub(crate) const REJECTED: u8 = 8;
+    /// The last attempt found another replica's lease: nothing was sent.
+    pub(crate) const LEASE_HELD: u8 = 16;
 }
 
 /// One token. Times are server-time milliseconds since the Unix epoch, except

@@ -53,7 +53,7 @@ impl<C: Clone, W> Machine<C, W> {
             entry.version = token.version;
             entry.failures = 0;
             entry.set(
-                flags::PENDING_WRITE | flags::LEASE_FAILED | flags::REJECTED,
+                flags::PENDING_WRITE | flags::LEASE_FAILED | flags::REJECTED | flags::LEASE_HELD,
                 false,
             );
         }
