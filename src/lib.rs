@@ -17,6 +17,8 @@
 //! - [`renewal`]: tokens kept alive ahead of expiry — one with
 //!   [`renewal::TokenKeeper`], any number with [`renewal::RenewalEngine`] — through
 //!   faults, clock skew, suspend and restarts;
+//! - [`at_rest`]: tokens sealed at rest (XChaCha20-Poly1305, rotating keys), which
+//!   every built-in store that writes outside the process uses;
 //! - [`mock::MockStorefront`] (feature `mock`): a stateful Storefront on loopback
 //!   for your own tests.
 //!
@@ -82,6 +84,12 @@
 //! - `rustls` (default): TLS through rustls.
 //! - `native-tls`: TLS through the platform's library instead.
 //! - `mock`: [`mock::MockStorefront`], a stateful Storefront on loopback for tests.
+//! - `redis`: `renewal::RedisStore`, replicas sharing tokens through Redis, sealed
+//!   at rest ([`at_rest`]).
+//! - `file-store`: `renewal::FileStore`, an encrypted, locked token file for CLIs
+//!   and single hosts.
+//! - `metrics`: the renewal engine's metrics through the `metrics` facade
+//!   (`renewal::metrics` lists them).
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 // docs.rs builds with `--cfg docsrs` (Cargo.toml): items behind a feature get an
