@@ -356,3 +356,82 @@ async fn replicas_serve_from_memory_while_redis_is_unreachable_and_converge_afte
     );
     Ok(())
 }
+
+/// The same outage with a shop that rotates strings, and no re-login hook (a
+/// storefront cannot log a customer in again without their password): near
+/// expiry each replica renews without the lease, the first renewal of a token
+/// makes the others' string invalid, and they report it (`Rejected`) and stop
+/// serving it, never silently. The winner serves it throughout. When Redis
+/// returns, the winner's write lands and the others read it back: every replica
+/// serves the stored token, alive at the shop.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn with_rotation_an_outage_loses_sessions_on_the_losing_replicas_until_redis_returns(
+) -> TestResult {
+    const TOKENS: usize = 30;
+    if real_io(redis_support::redis_url_or_skip(
+        "redis_fleet_outage::unreachable_rotation",
+    ))
+    .await
+    .is_none()
+    {
+        return Ok(());
+    }
+    let Some(mut redis) = DiskRedis::start("redis_fleet_outage::unreachable_rotation")? else {
+        return Ok(());
+    };
+    let fleet = Fleet::new(redis.url(), LIFETIME).await?;
+    fleet.shop.set_renew_rotates_token(true);
+    let mut replicas = three_replicas(&fleet).await?;
+    let (ids, _) = add_tokens(&fleet, &replicas, TOKENS).await?;
+    tokio::time::sleep(10 * MINUTE).await;
+
+    redis.kill();
+    for replica in &replicas {
+        replica.store.hold_time(false);
+    }
+    let mut unserved: HashSet<(usize, TokenId)> = HashSet::new();
+    for _ in 0..12 {
+        tokio::time::sleep(15 * MINUTE).await;
+        let now = fleet.server.now();
+        for id in &ids {
+            let mut served = 0;
+            for (n, replica) in replicas.iter().enumerate() {
+                match replica.handle.valid(id).await {
+                    Ok(token) if token.expires_at() > now => served += 1,
+                    _ => {
+                        unserved.insert((n, id.clone()));
+                    }
+                }
+            }
+            assert!(served >= 1, "{id}: the replica that renewed it serves it");
+        }
+    }
+    redis.run()?;
+    for replica in &replicas {
+        replica.store.hold_time(true);
+    }
+    tokio::time::sleep(HOUR).await;
+    let after = all_serve_the_stored_token(&fleet, &replicas, &ids).await?;
+    let client = fleet.client()?;
+    for id in &ids {
+        client.customer(after[id].credential.access_token()).await?;
+    }
+    let per_replica = stop_all(&mut replicas).await?;
+    for (n, id) in &unserved {
+        assert!(
+            per_replica[*n].iter().any(|e| matches!(
+                e,
+                RenewalEvent::Rejected { id: rejected, .. } if rejected == id
+            )),
+            "replica {n} stopped serving {id} without saying so"
+        );
+    }
+    assert!(!unserved.is_empty(), "the losers' strings were rejected");
+    println!(
+        "redis unreachable for 3 h, rotation: {} (replica, token) sessions reported rejected and not served \
+         until Redis returned, then all served again; events per replica {:?}",
+        unserved.len(),
+        per_replica.iter().map(|e| tally(e)).collect::<Vec<_>>()
+    );
+    Ok(())
+}
