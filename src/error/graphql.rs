@@ -1,11 +1,6 @@
 //! The GraphQL layer: top-level `errors` ([`GraphqlErrors`], [`GraphqlErrorCode`]).
 
 use std::fmt;
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A top-level GraphQL error's `extensions.code`. Shopify says more codes may
 /// appear, so unknown ones are kept in [`Other`](Self::Other).

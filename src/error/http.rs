@@ -1,11 +1,6 @@
 //! The HTTP layer: a non-success status ([`HttpError`], [`HttpStatusKind`]).
 
-use std::fmt;
 use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What a non-success HTTP status means on the Storefront API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

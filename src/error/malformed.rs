@@ -1,11 +1,6 @@
 //! A response that is not what the schema promises ([`MalformedResponse`]).
 
-use std::fmt;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// How a response was malformed.
 #[derive(Debug, Clone, PartialEq, Eq)]

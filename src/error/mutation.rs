@@ -2,11 +2,6 @@
 //! [`LoginRejected`], [`CustomerErrorCode`]).
 
 use std::fmt;
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// One of a mutation's `userErrors` (a `UserError`, which has no code).
 #[derive(Debug, Clone, PartialEq, Eq)]

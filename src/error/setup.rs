@@ -1,11 +1,6 @@
 //! Errors before a request is answered: the client's configuration ([`ConfigError`])
 //! and the transport ([`TransportError`]).
 
-use std::fmt;
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What is wrong with the client's configuration.
