@@ -631,14 +631,30 @@ async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Valu
             return Err(ApiError::from_session(&error));
         }
     };
-    let customer = match app.client.customer(token.access_token()).await {
-        Ok(customer) => customer,
-        Err(error) => {
-            if error.must_log_in_again() {
-                forget(&app, &id).await;
+    let (customer, token) = match app.client.customer(token.access_token()).await {
+        Ok(customer) => (customer, token),
+        // With a shop that rotates tokens, another replica may have just renewed this
+        // one, and our copy is the string it replaced. `renew_now` asks the store
+        // first: a newer version there is adopted without a mutation; only a token
+        // nobody renewed is sent, and rejected if it is really dead.
+        Err(error) if error.must_log_in_again() => match app.renewals.renew_now(&id).await {
+            Ok(fresh) => match app.client.customer(fresh.access_token()).await {
+                Ok(customer) => (customer, fresh),
+                Err(error) => {
+                    if error.must_log_in_again() {
+                        forget(&app, &id).await;
+                    }
+                    return Err(ApiError::from_storefront(&error));
+                }
+            },
+            Err(renewal) => {
+                if renewal.must_log_in_again() {
+                    forget(&app, &id).await;
+                }
+                return Err(ApiError::from_storefront(&error));
             }
-            return Err(ApiError::from_storefront(&error));
-        }
+        },
+        Err(error) => return Err(ApiError::from_storefront(&error)),
     };
     Ok(Json(json!({
         "display_name": customer.display_name,

@@ -349,3 +349,65 @@ async fn replicas_on_one_redis_serve_each_others_sessions() -> TestResult {
     }
     Ok(())
 }
+
+/// With a shop that rotates tokens, a replica may still hold the string another
+/// replica's renewal replaced. Its `/me` must not take the shop's "log in again"
+/// as the end of the session: it asks the store, adopts the renewed token without
+/// sending a second renewal, and answers; the session lives on everywhere.
+#[tokio::test]
+async fn a_replica_holding_a_rotated_away_token_adopts_the_renewal_instead_of_logging_out(
+) -> TestResult {
+    let mock = app::Shop::start_mock(Duration::from_secs(3600)).await?;
+    mock.set_renew_rotates_token(true);
+    let shop = app::Shop::Mock(mock);
+    let store = std::sync::Arc::new(storefront_token::renewal::MemoryStore::new());
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let state = app::AppState::start_on(
+            shop.client(RetryPolicy::never())?,
+            shop.client(RetryPolicy::never())?,
+            RenewalPolicy::default(),
+            std::sync::Arc::clone(&store),
+        )
+        .await?;
+        replicas.push((app::router(state.clone()), state));
+    }
+    let (first, second) = (&replicas[0].0, &replicas[1].0);
+    let (status, cookie, _) = send(
+        first,
+        post("/login", "application/json", &login_json(), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    // The second replica reads the session through and holds the first string.
+    let (status, _, _) = send(second, get("/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = replicas[0].1.renewals().snapshot().await;
+    let id = id.first().map(|(id, _)| id.clone()).ok_or("no session")?;
+
+    // The first replica renews; the shop rotates the string; the old one is dead.
+    replicas[0].1.renewals().renew_now(&id).await?;
+    let app::Shop::Mock(mock) = &shop else {
+        return Err("a mock shop".into());
+    };
+    assert_eq!(mock.requests(storefront_token::Operation::Renew), 1);
+
+    let (status, _, body) = send(second, get("/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "the session lives on: {body}");
+    assert_eq!(
+        mock.requests(storefront_token::Operation::Renew),
+        1,
+        "the renewed token was adopted from the store, not renewed again"
+    );
+    let (status, _, _) = send(first, get("/me", Some(&cookie))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "and the first replica still serves it"
+    );
+    for (_, state) in &replicas {
+        state.renewals().shutdown().await;
+    }
+    Ok(())
+}

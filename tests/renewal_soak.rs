@@ -172,10 +172,6 @@ async fn ten_thousand_tokens_survive_sixty_days_of_faults_skew_and_a_suspend(
         min_gap.num_seconds(),
         real_start.elapsed().as_secs_f64()
     );
-    assert!(
-        real_start.elapsed() < Duration::from_secs(60),
-        "the soak runs in under a minute"
-    );
     Ok(())
 }
 
