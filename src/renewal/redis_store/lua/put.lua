@@ -2,6 +2,8 @@
 -- KEYS[1] token hash, KEYS[2] lease key, KEYS[3] store-wide version counter
 -- ARGV[1] expected version ('' = write whatever is stored), ARGV[2] sealed value
 -- Returns {0, version} stored | {1, version, sealed} conflict | {2} missing
+-- TIME before a write: Redis 7 replicates a script's effects anyway; 5 and 6 need asking.
+if redis.replicate_commands then redis.replicate_commands() end
 local current = redis.call('HMGET', KEYS[1], 'v', 'd')
 if ARGV[1] ~= '' then
   if not current[1] then

@@ -4,6 +4,8 @@
 -- ARGV[4] now in ms since the epoch (-1: Redis's own clock, TIME), ARGV[5] PX of the lease key (ms)
 -- The lease key holds '<owner>:<deadline ms>'.
 -- Returns {0} missing | {1, version, sealed} changed | {2, remaining ms} held | {3} acquired
+-- TIME before a write: Redis 7 replicates a script's effects anyway; 5 and 6 need asking.
+if redis.replicate_commands then redis.replicate_commands() end
 local current = redis.call('HMGET', KEYS[1], 'v', 'd')
 if not current[1] then
   return {0}
