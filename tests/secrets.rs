@@ -2,7 +2,10 @@
 //! never surface in logs (at TRACE, every crate), `Debug` of the client, tokens
 //! and errors, or error messages and their sources; nor through the renewal
 //! engine: its builder, engine, handle, keeper, statuses, errors and events
-//! (`Display` and `Debug`), also for a credential that does not redact itself.
+//! (`Display` and `Debug`), also for a credential that does not redact itself;
+//! nor through the stores that write tokens at rest: the file store's file, the
+//! Redis store's raw values (when `STOREFRONT_REDIS_URL` names a Redis), their
+//! keys, `Debug`, and the errors of a wrong key and a corrupt value.
 //!
 //! One test in this binary, because it installs the global `tracing` subscriber.
 
@@ -317,6 +320,10 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
     texts.push(format!("{relogin:?}"));
     texts.extend(error_texts(&relogin));
 
+    // Tokens at rest: the stores, their keys, their errors and what they write.
+    shop.set_customer_scope_denied(false);
+    let key_texts = stores_at_rest(&client, &mut texts, &mut real_tokens).await?;
+
     let logs = captured.text();
     assert!(
         logs.contains("storefront_request"),
@@ -332,6 +339,7 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
     let secrets: Vec<&str> = [PASSWORD_SENTINEL, PRIVATE_SENTINEL, TOKEN_SENTINEL]
         .into_iter()
         .chain(real_tokens.iter().map(String::as_str))
+        .chain(key_texts.iter().map(String::as_str))
         .collect();
     for text in &texts {
         for secret in &secrets {
@@ -339,4 +347,110 @@ async fn no_secret_reaches_logs_debug_or_errors() -> Result<(), Box<dyn std::err
         }
     }
     Ok(())
+}
+
+/// Keeps tokens in a `FileStore` (and a `RedisStore` when a Redis is given) through
+/// an engine, then reads them with the wrong key and from a corrupt file. Collects
+/// every text and every byte written; returns the key material, which must not
+/// appear anywhere either.
+async fn stores_at_rest(
+    client: &StorefrontClient,
+    texts: &mut Vec<String>,
+    real_tokens: &mut Vec<String>,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    use storefront_token::at_rest::{EncryptionKey, Keyring, Sealer};
+    use storefront_token::renewal::{FileStore, RedisStore, StoreError, TokenStore};
+
+    let key = EncryptionKey::generate("sentinel-key")?;
+    let key_text = key.to_base64().to_string();
+    let keys = Keyring::new(key);
+    let wrong = Sealer::new(Keyring::new(EncryptionKey::generate("sentinel-key")?));
+    let sealer = Sealer::new(keys.clone());
+    texts.push(format!("{keys:?} {sealer:?}"));
+    let token = client
+        .create_token(EMAIL, &Password::new(PASSWORD_SENTINEL))
+        .await?;
+    real_tokens.push(token.access_token().expose_secret().to_owned());
+    let id = TokenId::new("customer-at-rest");
+    let mut store_errors: Vec<StoreError> = Vec::new();
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tokens");
+    let file = std::sync::Arc::new(FileStore::new(&path, sealer.clone()));
+    texts.push(format!("{file:?}"));
+    let engine = RenewalEngine::builder(StorefrontRenewer::new(client.clone()))
+        .store(std::sync::Arc::clone(&file))
+        .build();
+    let renewals = engine.start().await?;
+    renewals.add(id.clone(), token.clone(), None).await?;
+    let renewed = renewals.renew_now(&id).await?;
+    real_tokens.push(renewed.access_token().expose_secret().to_owned());
+    texts.push(format!("{:#?}", renewals.snapshot().await));
+    renewals.shutdown().await;
+    texts.push(String::from_utf8_lossy(&std::fs::read(&path)?).into_owned());
+    let wrong_file = FileStore::new(&path, wrong.clone());
+    texts.push(format!("{wrong_file:?}"));
+    store_errors.extend(
+        TokenStore::<CustomerAccessToken>::get(&wrong_file, &id)
+            .await
+            .err(),
+    );
+    let mut bytes = std::fs::read(&path)?;
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x20;
+    std::fs::write(&path, &bytes)?;
+    store_errors.extend(
+        TokenStore::<CustomerAccessToken>::get(&*file, &id)
+            .await
+            .err(),
+    );
+
+    match std::env::var("STOREFRONT_REDIS_URL") {
+        Ok(url) => {
+            let prefix = format!("secrets-{}", std::process::id());
+            let redis = RedisStore::builder(url.as_str(), sealer)
+                .prefix(&prefix)
+                .build()
+                .await?;
+            texts.push(format!("{redis:?}"));
+            redis.put(&id, &renewed, Utc::now(), None).await?;
+            let wrong_redis = RedisStore::builder(url.as_str(), wrong)
+                .prefix(&prefix)
+                .build()
+                .await?;
+            store_errors.extend(
+                TokenStore::<CustomerAccessToken>::get(&wrong_redis, &id)
+                    .await
+                    .err(),
+            );
+            let client = redis::Client::open(url.as_str())?;
+            let mut connection = client.get_multiplexed_async_connection().await?;
+            let raw: std::collections::HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+                .arg(format!("{prefix}:t:{id}"))
+                .query_async(&mut connection)
+                .await?;
+            assert!(!raw.is_empty(), "the token was written to Redis");
+            for value in raw.values() {
+                texts.push(String::from_utf8_lossy(value).into_owned());
+            }
+            TokenStore::<CustomerAccessToken>::delete(&redis, &id, None).await?;
+        }
+        Err(_) => {
+            // Straight to stderr: test output capture would hide an `eprintln!`.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED the Redis part of no_secret_reaches_logs_debug_or_errors: no Redis \
+                 (set STOREFRONT_REDIS_URL=redis://127.0.0.1:PORT to run it)"
+            );
+        }
+    }
+    assert!(
+        store_errors.len() >= 2,
+        "a wrong key and a corrupt file failed"
+    );
+    for error in &store_errors {
+        texts.extend(error_texts(error));
+    }
+    Ok(vec![key_text])
 }
