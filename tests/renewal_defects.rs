@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::hooked_store::{HookedStore, Op, StoreHook};
 use common::{simulated_shop, EMAIL, PASSWORD};
 use storefront_token::mock::{Fault, SimulatedClock};
 use storefront_token::renewal::{
-    EventError, EventReceiver, LeaseOutcome, MemoryStore, PutOutcome, RenewalEngine,
-    RenewalErrorKind, RenewalEvent, RenewalHandle, RenewalPolicy, ReplicaId, StoreError,
-    StoredToken, StorefrontRenewer, TokenId, TokenStore,
+    EventError, EventReceiver, MemoryStore, RenewalEngine, RenewalErrorKind, RenewalEvent,
+    RenewalHandle, RenewalPolicy, StoreError, StorefrontRenewer, TokenId, TokenStore,
 };
 use storefront_token::{Clock, CustomerAccessToken, Operation, Password, StorefrontClient};
 
@@ -284,36 +284,19 @@ async fn d4_a_rejected_token_is_not_served_while_its_relogin_waits() -> TestResu
     Ok(())
 }
 
-/// A store wrapper whose writes can be made to hang, fail or panic.
+/// Writes can be made to hang, fail or panic.
 #[derive(Default)]
-struct FaultyStore {
-    inner: MemoryStore<CustomerAccessToken>,
+struct PutFaults {
     hang_puts: AtomicBool,
     failing_puts: AtomicUsize,
     panic_next_put: AtomicBool,
 }
 
-impl TokenStore<CustomerAccessToken> for FaultyStore {
-    async fn load_all(
-        &self,
-    ) -> Result<Vec<(TokenId, StoredToken<CustomerAccessToken>)>, StoreError> {
-        self.inner.load_all().await
-    }
-
-    async fn get(
-        &self,
-        id: &TokenId,
-    ) -> Result<Option<StoredToken<CustomerAccessToken>>, StoreError> {
-        self.inner.get(id).await
-    }
-
-    async fn put(
-        &self,
-        id: &TokenId,
-        credential: &CustomerAccessToken,
-        issued_at: DateTime<Utc>,
-        expected_version: Option<u64>,
-    ) -> Result<PutOutcome<CustomerAccessToken>, StoreError> {
+impl StoreHook<CustomerAccessToken> for PutFaults {
+    async fn before(&self, op: Op<'_>) -> Result<(), StoreError> {
+        if !matches!(op, Op::Put(_)) {
+            return Ok(());
+        }
         if self.hang_puts.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
@@ -325,36 +308,12 @@ impl TokenStore<CustomerAccessToken> for FaultyStore {
             self.failing_puts.store(failing - 1, Ordering::SeqCst);
             return Err(StoreError::new("the database is down", None));
         }
-        self.inner
-            .put(id, credential, issued_at, expected_version)
-            .await
-    }
-
-    async fn try_lease(
-        &self,
-        id: &TokenId,
-        owner: ReplicaId,
-        duration: Duration,
-        expected_version: u64,
-    ) -> Result<LeaseOutcome<CustomerAccessToken>, StoreError> {
-        self.inner
-            .try_lease(id, owner, duration, expected_version)
-            .await
-    }
-
-    async fn release_lease(
-        &self,
-        id: &TokenId,
-        owner: ReplicaId,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        self.inner.release_lease(id, owner, version).await
-    }
-
-    async fn delete(&self, id: &TokenId, expected_version: Option<u64>) -> Result<(), StoreError> {
-        self.inner.delete(id, expected_version).await
+        Ok(())
     }
 }
+
+/// A memory store whose writes can be made to hang, fail or panic.
+type FaultyStore = HookedStore<MemoryStore<CustomerAccessToken>, PutFaults>;
 
 /// 5. A store write that never returns is cut off by the store timeout: the
 /// renewed token is served, and shutdown returns.
