@@ -30,10 +30,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use storefront_token::at_rest::{EncryptionKey, Keyring, Sealer};
 use storefront_token::renewal::{
-    LeaseOutcome, MemoryStore, PutOutcome, RedisStore, Renewable, RenewalEngine, RenewalHandle,
-    RenewalPolicy, ReplicaId, StoreError, StoredToken, TokenId, TokenStore,
+    MemoryStore, PutOutcome, RedisStore, Renewable, RenewalEngine, RenewalHandle, RenewalPolicy,
+    StoreError, TokenId, TokenStore,
 };
 use storefront_token::{AccessToken, CustomerAccessToken};
+
+#[path = "../tests/common/hooked_store.rs"]
+mod hooked_store;
+
+use hooked_store::{HookedStore, StoreHook};
 
 /// Counts live heap bytes.
 struct Counting;
@@ -122,61 +127,26 @@ impl Renewable for GatedRenewer {
     }
 }
 
-/// A store that counts the writes that landed (across every replica sharing
-/// the counter) and says when the expected number is in.
-struct Counted<S> {
-    inner: S,
+/// Counts the writes that landed (across every replica sharing the counter)
+/// and says when the expected number is in.
+struct LandedWrites {
     stored: Arc<AtomicUsize>,
     target: usize,
     done: Arc<tokio::sync::Notify>,
 }
 
-impl<S: TokenStore<Token>> TokenStore<Token> for Counted<S> {
-    async fn load_all(&self) -> Result<Vec<(TokenId, StoredToken<Token>)>, StoreError> {
-        self.inner.load_all().await
-    }
-    async fn versions(&self) -> Result<Vec<(TokenId, u64)>, StoreError> {
-        self.inner.versions().await
-    }
-    async fn get(&self, id: &TokenId) -> Result<Option<StoredToken<Token>>, StoreError> {
-        self.inner.get(id).await
-    }
-    async fn put(
-        &self,
-        id: &TokenId,
-        token: &Token,
-        issued_at: DateTime<Utc>,
-        expected: Option<u64>,
-    ) -> Result<PutOutcome<Token>, StoreError> {
-        let outcome = self.inner.put(id, token, issued_at, expected).await;
+impl StoreHook<Token> for LandedWrites {
+    fn after_put(&self, outcome: &Result<PutOutcome<Token>, StoreError>) {
         if matches!(outcome, Ok(PutOutcome::Stored { .. }))
             && self.stored.fetch_add(1, Ordering::SeqCst) + 1 == self.target
         {
             self.done.notify_one();
         }
-        outcome
-    }
-    async fn try_lease(
-        &self,
-        id: &TokenId,
-        owner: ReplicaId,
-        duration: Duration,
-        expected: u64,
-    ) -> Result<LeaseOutcome<Token>, StoreError> {
-        self.inner.try_lease(id, owner, duration, expected).await
-    }
-    async fn release_lease(
-        &self,
-        id: &TokenId,
-        owner: ReplicaId,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        self.inner.release_lease(id, owner, version).await
-    }
-    async fn delete(&self, id: &TokenId, expected: Option<u64>) -> Result<(), StoreError> {
-        self.inner.delete(id, expected).await
     }
 }
+
+/// A store that counts the writes that landed.
+type Counted<S> = HookedStore<S, LandedWrites>;
 
 /// The token `n`: 12 days left of 42 (issued 30 days ago), so overdue.
 fn token(n: usize, now: DateTime<Utc>) -> (TokenId, Token, DateTime<Utc>) {
@@ -218,12 +188,14 @@ async fn memory_drain(count: usize, latency: Duration, in_flight: usize) -> Resu
         memory.put(&id, &token, issued, None).await?;
     }
     let done = Arc::new(tokio::sync::Notify::new());
-    let store = Arc::new(Counted {
-        inner: memory,
-        stored: Arc::default(),
-        target: count,
-        done: Arc::clone(&done),
-    });
+    let store = Arc::new(Counted::new(
+        memory,
+        LandedWrites {
+            stored: Arc::default(),
+            target: count,
+            done: Arc::clone(&done),
+        },
+    ));
     let renewer = GatedRenewer::new(latency);
     let handle = engine(renewer.clone(), store, in_flight).start().await?;
     let started = Instant::now();
@@ -270,12 +242,14 @@ async fn redis_drain(
             .build()
             .await?;
         stores.push(redis.clone());
-        let store = Arc::new(Counted {
-            inner: redis,
-            stored: Arc::clone(&stored),
-            target: count,
-            done: Arc::clone(&done),
-        });
+        let store = Arc::new(Counted::new(
+            redis,
+            LandedWrites {
+                stored: Arc::clone(&stored),
+                target: count,
+                done: Arc::clone(&done),
+            },
+        ));
         handles.push(engine(renewer.clone(), store, 32).start().await?);
     }
     let trips = |stores: &[RedisStore]| stores.iter().map(RedisStore::round_trips).sum::<u64>();

@@ -29,6 +29,11 @@ use storefront_token::renewal::{
 };
 use storefront_token::{AccessToken, Clock, CustomerAccessToken, RetryPolicy, StorefrontClient};
 
+#[path = "../tests/common/hooked_store.rs"]
+mod hooked_store;
+
+use hooked_store::{HookedStore, StoreHook};
+
 /// Counts live heap bytes.
 struct Counting;
 
@@ -570,20 +575,18 @@ fn draining_engine<R: Renewable<Credential = CustomerAccessToken>>(
 /// How long the last engine start took to load and schedule its store, in µs.
 static LOAD_TIME: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// A memory store that counts writes and says when a number of them is reached,
-/// so the benchmark learns of the end of the drain without polling or being
-/// woken by every event.
-struct CountingStore {
-    inner: MemoryStore<CustomerAccessToken>,
+/// Counts writes and says when a number of them is reached, so the benchmark
+/// learns of the end of the drain without polling or being woken by every
+/// event.
+struct PutCounter {
     puts: AtomicUsize,
     target: AtomicUsize,
     reached: tokio::sync::Notify,
 }
 
-impl Default for CountingStore {
+impl Default for PutCounter {
     fn default() -> Self {
         Self {
-            inner: MemoryStore::default(),
             puts: AtomicUsize::new(0),
             target: AtomicUsize::new(usize::MAX),
             reached: tokio::sync::Notify::new(),
@@ -591,7 +594,7 @@ impl Default for CountingStore {
     }
 }
 
-impl CountingStore {
+impl PutCounter {
     /// Arms the store to wake [`wait`](Self::wait) once `more` further writes are in.
     fn expect(&self, more: usize) {
         let target = self.puts.load(Ordering::SeqCst) + more;
@@ -605,52 +608,16 @@ impl CountingStore {
     }
 }
 
-impl TokenStore<CustomerAccessToken> for CountingStore {
-    async fn load_all(
-        &self,
-    ) -> Result<Vec<(TokenId, StoredToken<CustomerAccessToken>)>, StoreError> {
-        self.inner.load_all().await
-    }
-    async fn get(
-        &self,
-        id: &TokenId,
-    ) -> Result<Option<StoredToken<CustomerAccessToken>>, StoreError> {
-        self.inner.get(id).await
-    }
-    async fn put(
-        &self,
-        id: &TokenId,
-        token: &CustomerAccessToken,
-        issued_at: DateTime<Utc>,
-        expected: Option<u64>,
-    ) -> Result<PutOutcome<CustomerAccessToken>, StoreError> {
-        let outcome = self.inner.put(id, token, issued_at, expected).await;
+impl StoreHook<CustomerAccessToken> for PutCounter {
+    fn after_put(&self, _outcome: &Result<PutOutcome<CustomerAccessToken>, StoreError>) {
         if self.puts.fetch_add(1, Ordering::SeqCst) + 1 == self.target.load(Ordering::SeqCst) {
             self.reached.notify_one();
         }
-        outcome
-    }
-    async fn try_lease(
-        &self,
-        id: &TokenId,
-        owner: ReplicaId,
-        duration: Duration,
-        expected: u64,
-    ) -> Result<LeaseOutcome<CustomerAccessToken>, StoreError> {
-        self.inner.try_lease(id, owner, duration, expected).await
-    }
-    async fn release_lease(
-        &self,
-        id: &TokenId,
-        owner: ReplicaId,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        self.inner.release_lease(id, owner, version).await
-    }
-    async fn delete(&self, id: &TokenId, expected: Option<u64>) -> Result<(), StoreError> {
-        self.inner.delete(id, expected).await
     }
 }
+
+/// A memory store that counts writes (see [`PutCounter`]).
+type CountingStore = HookedStore<MemoryStore<CustomerAccessToken>, PutCounter>;
 
 /// The drain, measured in paired rounds: each round runs both contenders back to
 /// back on fresh mocks (the order alternating), so a slow spell of this shared
