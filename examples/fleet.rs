@@ -1,4 +1,4 @@
-//! `fleet`: three replicas of the example web app (`examples/storefront_app.rs`)
+//! `fleet`: three replicas of the example web app (`examples/storefront_app/`)
 //! as separate processes sharing one Redis, against one mock Storefront.
 //!
 //! ```text

@@ -1,10 +1,10 @@
-//! Drives `examples/storefront_app.rs`'s router without a socket: log in (form
+//! Drives `examples/storefront_app/`'s router without a socket: log in (form
 //! and JSON), read `/me` with the session cookie, list `/sessions`, log out; a
 //! session whose token the shop revoked ends with a 401; `/metrics` serves the
 //! engine's metrics; two replicas on one Redis serve each other's sessions.
 
 #[allow(dead_code)]
-#[path = "../examples/storefront_app.rs"]
+#[path = "../examples/storefront_app/main.rs"]
 mod app;
 mod redis_support;
 
