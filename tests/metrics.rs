@@ -14,13 +14,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{simulated_shop, EMAIL};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
-use storefront_token::mock::{Fault, MockStorefront};
+use storefront_token::mock::{Fault, MockStorefront, SimulatedClock};
 use storefront_token::renewal::metrics as names;
 use storefront_token::renewal::{
     EventReceiver, LeaseOutcome, MemoryStore, PutOutcome, ReloginError, RenewalEngine,
-    RenewalEvent, RenewalPolicy, ReplicaId, StoreError, StorefrontRenewer, TokenId, TokenStore,
+    RenewalEngineBuilder, RenewalEvent, RenewalPolicy, ReplicaId, StoreError, StorefrontRenewer,
+    TokenId, TokenStore,
 };
-use storefront_token::{AccessToken, Clock, CustomerAccessToken, Operation};
+use storefront_token::{AccessToken, Clock, CustomerAccessToken, Operation, StorefrontClient};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -107,6 +108,27 @@ impl Seen {
     }
 }
 
+/// Records this thread's metrics into a new `Seen` named `$seen`, until the
+/// end of the calling test.
+macro_rules! record_metrics {
+    ($seen:ident) => {
+        let recorder = DebuggingRecorder::new();
+        let mut $seen = Seen::new(&recorder);
+        let _local = ::metrics::set_default_local_recorder(&recorder);
+    };
+}
+
+/// An engine renewing through `client`, on `store` and `clock`.
+fn engine<S: TokenStore<CustomerAccessToken>>(
+    client: StorefrontClient,
+    store: &Arc<S>,
+    clock: &SimulatedClock,
+) -> RenewalEngineBuilder<StorefrontRenewer, S> {
+    RenewalEngine::builder(StorefrontRenewer::new(client))
+        .store(Arc::clone(store))
+        .clock(clock.clone())
+}
+
 fn events(receiver: &mut EventReceiver) -> Vec<RenewalEvent> {
     let mut seen = Vec::new();
     while let Ok(Some(event)) = receiver.try_recv() {
@@ -138,18 +160,11 @@ async fn stored_tokens<S: TokenStore<CustomerAccessToken>>(
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn renewals_time_left_lateness_and_tokens_are_counted() -> TestResult {
     const TOKENS: usize = 20;
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     stored_tokens(&shop, &*store, TOKENS, clock.now()).await?;
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
-        .build()
-        .start()
-        .await?;
+    let handle = engine(client, &store, &clock).build().start().await?;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(seen.tokens("scheduled"), TOKENS as f64);
     assert_eq!(seen.renewals("renewed"), 0);
@@ -216,16 +231,12 @@ async fn renewals_time_left_lateness_and_tokens_are_counted() -> TestResult {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_lease_held_or_changed_by_another_replica_is_contention() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     let ids = stored_tokens(&shop, &*store, 1, clock.now()).await?;
     let id = &ids[0].0;
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
+    let handle = engine(client, &store, &clock)
         // No reconciling pass to notice the other replica's write first.
         .policy(RenewalPolicy::default().with_reconcile_interval(10 * DAY))
         .build()

@@ -10,9 +10,7 @@ use super::*;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_failing_shop_counts_transient_failures_and_retries() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     stored_tokens(&shop, &*store, 1, clock.now()).await?;
@@ -23,12 +21,7 @@ async fn a_failing_shop_counts_transient_failures_and_retries() -> TestResult {
         },
         1.0,
     )));
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
-        .build()
-        .start()
-        .await?;
+    let handle = engine(client, &store, &clock).build().start().await?;
     tokio::time::sleep(DAY.mul_f64(0.8)).await;
     let attempts = shop.requests(Operation::Renew);
     assert!(attempts >= 3, "{attempts} attempts");
@@ -69,16 +62,11 @@ type FlakyStore = HookedStore<MemoryStore<CustomerAccessToken>, Outage>;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn an_unreachable_store_counts_errors_and_one_renewal_without_the_lease() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(FlakyStore::default());
     stored_tokens(&shop, &store.inner, 1, clock.now()).await?;
-    let engine = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
-        .build();
+    let engine = engine(client, &store, &clock).build();
     let mut receiver = engine.events();
     let handle = engine.start().await?;
     store.down.store(true, Ordering::SeqCst);
@@ -119,9 +107,7 @@ async fn an_unreachable_store_counts_errors_and_one_renewal_without_the_lease() 
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn the_breaker_gauge_opens_then_closes() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     // Issued long ago (expiring in a day): overdue at start.
@@ -133,9 +119,7 @@ async fn the_breaker_gauge_opens_then_closes() -> TestResult {
         },
         1.0,
     )));
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
+    let handle = engine(client, &store, &clock)
         .policy(
             RenewalPolicy::default()
                 .with_shop_pause(Duration::from_secs(30), Duration::from_secs(600)),

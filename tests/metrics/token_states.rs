@@ -5,9 +5,7 @@ use super::*;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn tokens_are_counted_by_state() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     let ids = stored_tokens(&shop, &*store, 3, clock.now()).await?;
@@ -18,9 +16,7 @@ async fn tokens_are_counted_by_state() -> TestResult {
         .put(&TokenId::new("expired"), &dead, when, None)
         .await?;
     // Re-logins that never succeed keep dead tokens held, waiting.
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
+    let handle = engine(client, &store, &clock)
         .relogin(|_| async { Err(ReloginError::retry_later("the customer is away")) })
         .build()
         .start()
@@ -46,19 +42,13 @@ async fn tokens_are_counted_by_state() -> TestResult {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn two_engines_add_up_and_each_takes_its_share_away() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let (first_store, second_store) = (Arc::new(MemoryStore::new()), Arc::new(MemoryStore::new()));
     stored_tokens(&shop, &*first_store, 2, clock.now()).await?;
     stored_tokens(&shop, &*second_store, 3, clock.now()).await?;
     let start = |store: Arc<MemoryStore<CustomerAccessToken>>| {
-        RenewalEngine::builder(StorefrontRenewer::new(client.clone()))
-            .store(store)
-            .clock(clock.clone())
-            .build()
-            .start()
+        engine(client.clone(), &store, &clock).build().start()
     };
     let first = start(first_store).await?;
     let second = start(second_store).await?;
@@ -73,15 +63,11 @@ async fn two_engines_add_up_and_each_takes_its_share_away() -> TestResult {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_renewal_in_flight_counts_as_renewing() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     let ids = stored_tokens(&shop, &*store, 1, clock.now()).await?;
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
+    let handle = engine(client, &store, &clock)
         // The driver looks every second; the gauge follows.
         .policy(RenewalPolicy::default().with_heartbeat(Duration::from_secs(1)))
         .build()
@@ -110,19 +96,12 @@ async fn a_renewal_in_flight_counts_as_renewing() -> TestResult {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_renewal_for_a_token_replaced_meanwhile_is_moot() -> TestResult {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(&recorder);
-    let _local = ::metrics::set_default_local_recorder(&recorder);
+    record_metrics!(seen);
     let (clock, shop, client) = simulated_shop(DAY).await;
     let store = Arc::new(MemoryStore::new());
     let ids = stored_tokens(&shop, &*store, 1, clock.now()).await?;
     let id = ids[0].0.clone();
-    let handle = RenewalEngine::builder(StorefrontRenewer::new(client))
-        .store(Arc::clone(&store))
-        .clock(clock.clone())
-        .build()
-        .start()
-        .await?;
+    let handle = engine(client, &store, &clock).build().start().await?;
     shop.inject(Fault::Delay(Duration::from_secs(8)), 1);
     let renewing = {
         let (handle, id) = (handle.clone(), id.clone());
