@@ -22,7 +22,6 @@
 //! drain's token count (default 50,000), `STOREFRONT_BENCH_LOAD` the load's
 //! (default 1,000,000).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,34 +39,8 @@ mod hooked_store;
 
 use hooked_store::{HookedStore, StoreHook};
 
-/// Counts live heap bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 type Token = CustomerAccessToken;
 type BoxError = Box<dyn std::error::Error>;
@@ -360,12 +333,12 @@ async fn load(url: &str, count: usize) -> Result<(f64, f64), BoxError> {
         .policy(policy())
         .event_capacity(1)
         .build();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live();
     let started = Instant::now();
     let handle = engine.start().await?;
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(handle.len().await, count, "every token loaded");
-    let per_token = (LIVE.load(Ordering::Relaxed) as f64 - before as f64) / count as f64;
+    let per_token = (counting_alloc::live() as f64 - before as f64) / count as f64;
     handle.shutdown().await;
     drop(handle);
     delete_prefix(url, &prefix).await?;
