@@ -8,6 +8,7 @@
 mod app;
 mod redis_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,11 +17,12 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
 use storefront_token::at_rest::{EncryptionKey, Keyring};
-use storefront_token::renewal::{metrics as engine_metrics, RenewalPolicy};
-use storefront_token::RetryPolicy;
+use storefront_token::renewal::{metrics as engine_metrics, RenewalPolicy, TokenStore};
+use storefront_token::{CustomerAccessToken, RetryPolicy};
 use tower::ServiceExt;
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type TestResult = Result<(), BoxError>;
 
 async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Option<String>, Value) {
     let response = router.clone().oneshot(request).await.expect("infallible");
@@ -145,15 +147,7 @@ async fn a_revoked_session_ends() -> TestResult {
     )
     .await?;
     let router = app::router(state.clone());
-    let json_login = format!(
-        r#"{{"email":"{}","password":"{}"}}"#,
-        app::DEMO_EMAIL,
-        app::DEMO_PASSWORD
-    );
-    let login = post("/login", "application/json", &json_login, None);
-    let (status, cookie, _) = send(&router, login).await;
-    assert_eq!(status, StatusCode::OK);
-    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    let cookie = log_in(&router).await?;
 
     // The shop revokes the session's token behind the app's back.
     let sessions = state.renewals().snapshot().await;
@@ -204,6 +198,33 @@ fn login_json() -> String {
     )
 }
 
+/// Logs the demo customer in on `router` (JSON), which must answer 200 with a
+/// cookie: the session cookie's `name=value`.
+async fn log_in(router: &Router) -> Result<String, BoxError> {
+    let (status, cookie, _) = send(
+        router,
+        post("/login", "application/json", &login_json(), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    Ok(cookie_pair(&cookie.ok_or("no cookie")?))
+}
+
+/// An app replica on `shop` with its sessions in `store`: its router and state.
+async fn replica_on<S: TokenStore<CustomerAccessToken>>(
+    shop: &app::Shop,
+    store: Arc<S>,
+) -> Result<(Router, app::AppState), BoxError> {
+    let state = app::AppState::start_on(
+        shop.client(RetryPolicy::never())?,
+        shop.client(RetryPolicy::never())?,
+        RenewalPolicy::default(),
+        store,
+    )
+    .await?;
+    Ok((app::router(state.clone()), state))
+}
+
 #[tokio::test]
 async fn metrics_are_served_in_prometheus_text() -> TestResult {
     let shop = app::Shop::Mock(app::Shop::start_mock(Duration::from_secs(3600)).await?);
@@ -222,13 +243,7 @@ async fn metrics_are_served_in_prometheus_text() -> TestResult {
     }
     .with_metrics(recorder.handle());
     let router = app::router(state.clone());
-    let (status, cookie, _) = send(
-        &router,
-        post("/login", "application/json", &login_json(), None),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    let cookie = log_in(&router).await?;
     let sessions = state.renewals().snapshot().await;
     let [(id, session)] = sessions.as_slice() else {
         return Err(format!("one session expected, got {}", sessions.len()).into());
@@ -308,24 +323,11 @@ async fn replicas_on_one_redis_serve_each_others_sessions() -> TestResult {
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let store = app::redis_store(&redis.url(), keys.clone(), &prefix).await?;
-        let state = app::AppState::start_on(
-            shop.client(RetryPolicy::never())?,
-            shop.client(RetryPolicy::never())?,
-            RenewalPolicy::default(),
-            std::sync::Arc::new(store),
-        )
-        .await?;
-        replicas.push((app::router(state.clone()), state));
+        replicas.push(replica_on(&shop, Arc::new(store)).await?);
     }
     let (first, second) = (&replicas[0].0, &replicas[1].0);
 
-    let (status, cookie, _) = send(
-        first,
-        post("/login", "application/json", &login_json(), None),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    let cookie = log_in(first).await?;
     let (_, _, listed) = send(second, get("/sessions", None)).await;
     assert_eq!(listed["count"], 0, "not held by the second replica yet");
 
@@ -360,26 +362,13 @@ async fn a_replica_holding_a_rotated_away_token_adopts_the_renewal_instead_of_lo
     let mock = app::Shop::start_mock(Duration::from_secs(3600)).await?;
     mock.set_renew_rotates_token(true);
     let shop = app::Shop::Mock(mock);
-    let store = std::sync::Arc::new(storefront_token::renewal::MemoryStore::new());
+    let store = Arc::new(storefront_token::renewal::MemoryStore::new());
     let mut replicas = Vec::new();
     for _ in 0..2 {
-        let state = app::AppState::start_on(
-            shop.client(RetryPolicy::never())?,
-            shop.client(RetryPolicy::never())?,
-            RenewalPolicy::default(),
-            std::sync::Arc::clone(&store),
-        )
-        .await?;
-        replicas.push((app::router(state.clone()), state));
+        replicas.push(replica_on(&shop, Arc::clone(&store)).await?);
     }
     let (first, second) = (&replicas[0].0, &replicas[1].0);
-    let (status, cookie, _) = send(
-        first,
-        post("/login", "application/json", &login_json(), None),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let cookie = cookie_pair(&cookie.ok_or("no cookie")?);
+    let cookie = log_in(first).await?;
     // The second replica reads the session through and holds the first string.
     let (status, _, _) = send(second, get("/me", Some(&cookie))).await;
     assert_eq!(status, StatusCode::OK);
