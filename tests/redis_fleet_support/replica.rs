@@ -67,33 +67,29 @@ impl Renewable for FleetRenewer {
     async fn renew(&self, token: &Token) -> Result<Token, Self::Error> {
         let at = self.server.now();
         let secret = token.access_token().expose_secret().to_owned();
-        let fate = self.fate.load(Ordering::SeqCst);
-        if fate == Fate::DieBeforeSending as u8 {
-            self.store.die();
+        let record = |renewed| {
             push(
                 &self.calls,
                 Call {
                     replica: self.replica,
                     at,
                     token: secret,
-                    renewed: None,
+                    renewed,
                 },
             );
+        };
+        let fate = self.fate.load(Ordering::SeqCst);
+        if fate == Fate::DieBeforeSending as u8 {
+            self.store.die();
+            record(None);
             return std::future::pending().await;
         }
         let result = self.inner.renew(token).await;
-        let renewed = result
-            .as_ref()
-            .ok()
-            .map(|t| t.access_token().expose_secret().to_owned());
-        push(
-            &self.calls,
-            Call {
-                replica: self.replica,
-                at,
-                token: secret,
-                renewed,
-            },
+        record(
+            result
+                .as_ref()
+                .ok()
+                .map(|t| t.access_token().expose_secret().to_owned()),
         );
         if fate == Fate::DieAfterSending as u8 {
             self.store.die();
