@@ -325,7 +325,7 @@ impl StorefrontClient {
     /// cart mutation, and returns its typed `data`.
     ///
     /// It goes the same way as the crate's own operations: the same HTTP client,
-    /// storefront token and headers, [`RetryPolicy`], error layers (HTTP status as
+    /// storefront token and headers, [`RetryPolicy`](crate::RetryPolicy), error layers (HTTP status as
     /// [`ErrorKind::Http`], top-level `errors` as [`ErrorKind::Graphql`], an
     /// unexpected body as [`ErrorKind::MalformedResponse`]), `tracing` span
     /// (`storefront_request`, with `operation` set to the operation's name and
@@ -341,7 +341,7 @@ impl StorefrontClient {
     /// Mutation payloads' own `userErrors` are part of your `ResponseData`: check
     /// them there. Transient failures are retried as for every operation: a
     /// mutation that is not idempotent may then run twice, as with any retry; set
-    /// a [`RetryPolicy::never`] client for those if that matters.
+    /// a [`RetryPolicy::never`](crate::RetryPolicy::never) client for those if that matters.
     ///
     /// `graphql_client`'s [`GraphQLQuery`](graphql_client::GraphQLQuery) trait
     /// is the one foreign type in this crate's API, on purpose: it is the trait

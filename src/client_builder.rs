@@ -171,7 +171,7 @@ impl StorefrontClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] when no or both of shop and endpoint are given, the shop,
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when no or both of shop and endpoint are given, the shop,
     /// endpoint or API version is not valid (a shop name or host that is not a
     /// valid DNS name included: it is refused here, never retried as a network
     /// failure), an API version disagrees with the endpoint's, plain `http://` points away from
