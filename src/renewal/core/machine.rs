@@ -1,9 +1,9 @@
 //! The scheduling state machine: synchronous, without tokio, clocks or tasks.
 //!
 //! Inputs arrive as method calls with an explicit [`Now`]: commands from handles
-//! ([`Machine::command`](super::commands)), outcomes of jobs
-//! ([`Machine::outcome`](super::outcomes)), and the passing of time
-//! ([`Machine::tick`]). Out come jobs for the workers ([`Machine::poll_job`](super::dispatch)),
+//! ([`Machine::command`]), outcomes of jobs ([`Machine::outcome`]), and the
+//! passing of time ([`Machine::tick`]). Out come jobs for the workers
+//! ([`Machine::poll_job`]),
 //! replies, events and watch updates ([`Machine::poll_output`]), and when to be
 //! woken next ([`Machine::poll_timeout`]). The runtime drives it; tests drive it
 //! directly, step by step.
