@@ -42,6 +42,10 @@ use hooked_store::{HookedStore, StoreHook};
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
+/// The Redis suite's helpers: the same sweep of a prefix's keys the tests use.
+#[path = "../tests/redis_support/mod.rs"]
+mod redis_support;
+
 type Token = CustomerAccessToken;
 type BoxError = Box<dyn std::error::Error>;
 
@@ -235,7 +239,7 @@ async fn redis_drain(
     for handle in &handles {
         handle.shutdown().await;
     }
-    delete_prefix(url, &prefix).await?;
+    redis_support::delete_prefix(url, &prefix).await;
     Ok(RedisDrain {
         rate,
         fleet_trips,
@@ -280,34 +284,6 @@ async fn write_tokens(
     Ok(())
 }
 
-/// Deletes every key under `prefix` (`SCAN`, then `UNLINK` in pipelines).
-async fn delete_prefix(url: &str, prefix: &str) -> Result<(), BoxError> {
-    let mut connection = redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await?;
-    let mut cursor = 0_u64;
-    loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(10_000)
-            .query_async(&mut connection)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("UNLINK")
-                .arg(keys)
-                .query_async::<()>(&mut connection)
-                .await?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
-    }
-}
-
 /// Loads `count` tokens written beforehand: seconds to start, and heap bytes
 /// held per token once started.
 async fn load(url: &str, count: usize) -> Result<(f64, f64), BoxError> {
@@ -341,7 +317,7 @@ async fn load(url: &str, count: usize) -> Result<(f64, f64), BoxError> {
     let per_token = (counting_alloc::live() as f64 - before as f64) / count as f64;
     handle.shutdown().await;
     drop(handle);
-    delete_prefix(url, &prefix).await?;
+    redis_support::delete_prefix(url, &prefix).await;
     Ok((seconds, per_token))
 }
 
